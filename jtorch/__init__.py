@@ -1,0 +1,37 @@
+"""jtorch: PyTorch's API on JAX. `import jtorch as torch`.
+
+Import order matters: dtypes and devices, then the Tensor facade, then the op
+families (each registers its ops), then the generated surface is attached.
+"""
+import jax as _jax
+
+_jax.config.update("jax_enable_x64", True)  # int64/float64 are real; defaults are kept here
+
+__version__ = "0.1.0"
+
+from ._dtype import (  # noqa: E402
+    dtype, bool, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64,
+    complex64, complex128, half, float, double, short, int, long, cfloat, cdouble,
+    promote_types, result_type, can_cast, get_default_dtype, set_default_dtype,
+)
+from ._device import device  # noqa: E402
+from ._tensor import Tensor, Size  # noqa: E402
+from .autograd.grad_mode import (  # noqa: E402
+    no_grad, enable_grad, set_grad_enabled, inference_mode, is_grad_enabled,
+    is_inference_mode_enabled,
+)
+from . import _ops  # noqa: E402,F401  (registers every op family)
+from ._ops import registry as _registry  # noqa: E402
+from . import _surface  # noqa: E402
+
+_surface.install(globals())
+
+from . import autograd, linalg, fft, special  # noqa: E402,F401
+from ._namedtuple import return_types  # noqa: E402,F401
+
+
+def __getattr__(name):
+    if name.startswith("__"):
+        raise AttributeError(name)
+    from ._errors import missing
+    raise missing(f"torch.{name}")

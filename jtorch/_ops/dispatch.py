@@ -1,0 +1,746 @@
+"""The one call path every op takes: bind -> promote -> jitted forward -> tape node.
+
+Forwards are jax.jit-compiled once per (op, static arguments, compute dtype) and
+called with arrays only, so eager dispatch costs one cached jit call. When an
+input requires grad, the op records a Node whose backward is either the op's
+explicit rule (jitted) or the jitted vjp its forward returned.
+"""
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .. import _dtype as D
+from ..autograd import grad_mode
+from ..autograd.graph import Node
+from .registry import REQUIRED, STATIC, T_LIST, OpDef
+
+_STATE = grad_mode.STATE
+_float0 = jax.dtypes.float0
+
+
+# ------------------------------------------------------------------------------ binding
+
+def make_function(d: OpDef, name, is_method=False, inplace=False, with_out=False):
+    """Generate a Python function with the op's exact signature (native arg binding)."""
+    sig, call_t, call_s = [], [], []
+    star_done = False
+    for i, p in enumerate(d.params):
+        pname = "self" if (is_method and i == 0) else p.name
+        if p.varargs:
+            sig.append("*" + pname)
+            star_done = True
+        elif p.kwonly and not star_done:
+            sig.append("*")
+            star_done = True
+            sig.append(pname if p.default is REQUIRED else f"{pname}={p.default!r}")
+        else:
+            sig.append(pname if p.default is REQUIRED else f"{pname}={p.default!r}")
+        expr = f"_varargs({pname})" if p.varargs else pname
+        (call_s if p.kind == STATIC else call_t).append(expr)
+    if with_out:
+        if not star_done:
+            sig.append("*")
+        sig.append("out=None")
+    out_expr = "out" if with_out else "None"
+    fn = "_call_inplace" if inplace else "_call"
+    src = (f"def {name}({', '.join(sig)}):\n"
+           f"    return {fn}(_op, ({''.join(c + ', ' for c in call_t)}), "
+           f"({''.join(c + ', ' for c in call_s)}), {out_expr})\n")
+    ns = {"_op": d, "_call": _call, "_call_inplace": _call_inplace, "_varargs": _varargs}
+    exec(src, ns)  # noqa: S102 - generated from our own schema strings
+    f = ns[name]
+    f.__qualname__ = name
+    f.__doc__ = f"jtorch's torch.{d.name}; see PyTorch's documentation."
+    f._op = d
+    return f
+
+
+def _varargs(v):
+    if len(v) == 1 and isinstance(v[0], (tuple, list)):
+        return tuple(v[0])
+    if len(v) == 1 and v[0] is None:
+        return None
+    return v
+
+
+def hashable(v):
+    """Static arguments become jit cache keys: lists -> tuples, tensors -> Python values."""
+    from .._tensor import Tensor
+    if isinstance(v, (list, tuple)):
+        return tuple(hashable(x) for x in v)
+    if isinstance(v, Tensor):
+        return v.tolist()
+    if isinstance(v, slice):
+        return ("slice", hashable(v.start), hashable(v.stop), hashable(v.step))
+    if isinstance(v, np.ndarray):
+        return hashable(v.tolist())
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+# ------------------------------------------------------------------------------ dtypes
+
+def _compute_dtype(d: OpDef, flat, positions):
+    """torch's result type over the promoting inputs; 'float' ops lift integers."""
+    rule = d.dtype
+    if rule == "none":
+        return None
+    dims, zeros, scalars = [], [], []
+    from .._tensor import Tensor
+    for i in positions:
+        v = flat[i]
+        if isinstance(v, Tensor):
+            (zeros if v.ndim == 0 else dims).append(v.dtype)
+        elif v is not None:
+            scalars.append(v)
+    if callable(rule):
+        return rule(D.result_dtype(dims, zeros, scalars))
+    cd = D.result_dtype(dims, zeros, scalars)
+    if rule == "float" and cd._category < 2:
+        cd = D.get_default_dtype()
+    return cd
+
+
+def _scalar_array(v, dt):
+    if isinstance(v, (bool, int, float, complex, np.generic)):
+        try:
+            return np.asarray(v, dtype=dt.np)
+        except OverflowError:
+            raise RuntimeError(f"value cannot be converted to type {dt.name} without "
+                               "overflow") from None
+    raise TypeError(f"expected Tensor or number, got {type(v).__name__}")
+
+
+# ------------------------------------------------------------------------------ calling
+
+def _flatten(d: OpDef, targs):
+    """Tensor args -> flat list (Tensor[] params expanded) and their structure."""
+    if not any(p.kind == T_LIST for p in d.tensor_params):
+        return list(targs), None
+    flat, struct = [], []
+    for v, p in zip(targs, d.tensor_params):
+        if p.kind == T_LIST:
+            if not isinstance(v, (list, tuple)):
+                from .._tensor import Tensor
+                if isinstance(v, Tensor):
+                    v = list(v.unbind(0))
+                else:
+                    raise TypeError(f"{d.name}(): argument '{p.name}' must be tuple of Tensors, "
+                                    f"not {type(v).__name__}")
+            struct.append(len(v))
+            flat.extend(v)
+        else:
+            struct.append(-1)
+            flat.append(v)
+    return flat, tuple(struct)
+
+
+def _unflatten(arrays, struct):
+    if struct is None:
+        return arrays
+    out, i = [], 0
+    for n in struct:
+        if n < 0:
+            out.append(arrays[i])
+            i += 1
+        else:
+            out.append(list(arrays[i:i + n]))
+            i += n
+    return out
+
+
+def _promote_positions(d: OpDef, struct):
+    """Flat positions of the params that take part in type promotion."""
+    names = d.promote
+    positions, i = [], 0
+    for k, p in enumerate(d.tensor_params):
+        n = 1 if struct is None or struct[k] < 0 else struct[k]
+        if names is None or p.name in names:
+            positions.extend(range(i, i + n))
+        i += n
+    return positions
+
+
+def _check_broadcast(flat):
+    from .._tensor import Tensor
+    shapes = [v.shape for v in flat if isinstance(v, Tensor)]
+    if len(shapes) < 2:
+        return
+    ndim = max(len(s) for s in shapes)
+    for k in range(1, ndim + 1):
+        size = 1
+        for j, s in enumerate(shapes):
+            n = s[-k] if k <= len(s) else 1
+            if n != 1:
+                if size != 1 and n != size:
+                    first = next(i for i, s2 in enumerate(shapes)
+                                 if k <= len(s2) and s2[-k] != 1)
+                    a, b = ("a", "b") if first == 0 else ("a", "b")
+                    raise RuntimeError(
+                        f"The size of tensor {a} ({size}) must match the size of tensor {b} "
+                        f"({n}) at non-singleton dimension {ndim - k}")
+                size = n
+
+
+def _call(d: OpDef, targs, statics, out=None):
+    from .._tensor import Tensor, wrap
+    flat, struct = _flatten(d, targs)
+    positions = _promote_positions(d, struct) if (d.promote is not None or struct) else \
+        range(len(flat))
+    if d.broadcast:
+        _check_broadcast(flat)
+    cd = _compute_dtype(d, flat, positions)
+    arrays = []
+    tensors = []
+    for i, v in enumerate(flat):
+        if isinstance(v, Tensor):
+            arrays.append(v._value)
+            tensors.append(v)
+        elif v is None:
+            arrays.append(None)
+        else:
+            arrays.append(_scalar_array(v, cd if (cd is not None and i in positions)
+                                        else D.scalar_dtype(v)))
+    statics = tuple(hashable(s) for s in statics)
+    key = (statics, cd, struct)
+    need_grad = _STATE.grad_enabled and any(t._rg for t in tensors)
+    if need_grad:
+        result = _call_with_grad(d, flat, arrays, statics, cd, struct, key)
+    else:
+        fn = d.fwd_cache.get(key)
+        if fn is None:
+            fn = d.fwd_cache[key] = jax.jit(_forward(d, statics, cd, struct, positions))
+        outs = fn(*arrays)
+        result = _wrap_outputs(d, outs, None)
+        if d.view:
+            _make_view(result, flat[0], d, statics)
+    if out is not None:
+        return _write_out(d, result, out)
+    return result
+
+
+def _forward(d: OpDef, statics, cd, struct, positions):
+    """The pure array function for one cache key (casting happens inside the jit)."""
+    kw = {p.name: v for p, v in zip(d.static_params, statics)}
+    cast = set(positions) if cd is not None else set()
+    np_dt = cd.np if cd is not None else None
+    fwd = d.fwd
+
+    def f(*arrays):
+        if cast:
+            arrays = [a.astype(np_dt) if (i in cast and a is not None and a.dtype != np_dt)
+                      else a for i, a in enumerate(arrays)]
+        return fwd(*_unflatten(arrays, struct), **kw)
+    return f
+
+
+def _wrap_outputs(d, outs, grad_fn):
+    from .._tensor import wrap
+    if isinstance(outs, (tuple, list)):
+        res = tuple(wrap(o, grad_fn, i) if grad_fn is not None and _is_diff_out(d, o, i)
+                    else wrap(o) for i, o in enumerate(outs))
+        return d.out_type(*res) if d.out_type is not None else (
+            res if isinstance(outs, tuple) else list(res))
+    if grad_fn is not None and _is_diff_out(d, outs, 0):
+        return wrap(outs, grad_fn, 0)
+    return wrap(outs)
+
+
+def _is_diff_out(d, o, i):
+    return i not in d.nondiff_outputs and jnp.issubdtype(o.dtype, jnp.inexact)
+
+
+# ------------------------------------------------------------------------------ autograd
+
+def _diff_mask(d: OpDef, flat, cd):
+    from .._tensor import Tensor
+    names = d.differentiable
+    mask = []
+    for i, v in enumerate(flat):
+        ok = isinstance(v, Tensor) and v._rg and (
+            v.dtype._category >= 2 or (cd is not None and cd._category >= 2 and
+                                       d.dtype not in ("compare",)))
+        mask.append(ok)
+    if names is not None:
+        allowed = set()
+        i = 0
+        struct_names = []
+        for p in d.tensor_params:
+            struct_names.append(p.name)
+        # map flat positions to param names (no lists in ops that restrict differentiability)
+        for i, p in enumerate(d.tensor_params):
+            if p.name not in names and i < len(mask):
+                mask[i] = False
+    return tuple(mask)
+
+
+def _call_with_grad(d, flat, arrays, statics, cd, struct, key):
+    mask = _diff_mask(d, flat, cd)
+    if not any(mask):
+        fn = d.fwd_cache.get(key)
+        if fn is None:
+            positions = _promote_positions(d, struct) if (d.promote is not None or struct) \
+                else range(len(flat))
+            fn = d.fwd_cache[key] = jax.jit(_forward(d, statics, cd, struct, positions))
+        res = _wrap_outputs(d, fn(*arrays), None)
+        if d.view:
+            _make_view(res, flat[0], d, statics)
+        return res
+    positions = _promote_positions(d, struct) if (d.promote is not None or struct) \
+        else range(len(flat))
+    edges = tuple(_edge(v) if m else (None, 0) for v, m in zip(flat, mask))
+    in_meta = tuple((tuple(a.shape), a.dtype) if a is not None and hasattr(a, "shape") else None
+                    for a in arrays)
+    if d.grad is not None:
+        fn = d.fwd_cache.get(key)
+        if fn is None:
+            fn = d.fwd_cache[key] = jax.jit(_forward(d, statics, cd, struct, positions))
+        outs = fn(*arrays)
+        out_meta = _out_meta(outs)
+        bkey = (key, mask, in_meta)
+        bwd = d.bwd_cache.get(bkey)
+        if bwd is None:
+            bwd = d.bwd_cache[bkey] = _rule_backward(d, statics, cd, struct, mask, in_meta,
+                                                     out_meta, positions)
+        saved_idx = _saved_positions(d, struct)
+        keep = [a if (saved_idx is None or i in saved_idx) else None
+                for i, a in enumerate(arrays)]
+        keep_out = outs if (d.saves is None or "result" in d.saves) else None
+        fast = _RuleFast(bwd, keep, keep_out)
+        saved = _saved_versions(flat, saved_idx)
+    else:
+        vkey = (key, mask)
+        fv = d.vjp_cache.get(vkey)
+        if fv is None:
+            fv = d.vjp_cache[vkey] = _vjp_forward(d, statics, cd, struct, mask, positions)
+        outs, vjp_fn, aux = fv(*arrays)
+        outs = _merge_aux(outs, aux)
+        out_meta = _out_meta(outs)
+        bkey = (vkey, out_meta)
+        bwd = d.bwd_cache.get(bkey)
+        if bwd is None:
+            bwd = d.bwd_cache[bkey] = _vjp_backward(d, mask, out_meta)
+        fast = _VjpFast(bwd, vjp_fn)
+        saved = _saved_versions(flat, None)
+    node = Node(d.node_name, edges, fast, None, saved, out_meta)
+    node.graph = _GraphBackward(d, statics, cd, struct, mask, positions, flat, in_meta, out_meta)
+    res = _wrap_outputs(d, outs, node)
+    if d.view:
+        _make_view(res, flat[0], d, statics)
+    return res
+
+
+def _merge_aux(outs, aux):
+    """The vjp forward returns differentiable outputs and the rest (aux) separately."""
+    if aux is None:
+        return outs
+    diff_outs, order = outs, aux[1]
+    merged, di, ai = [], 0, 0
+    for is_diff in order:
+        if is_diff:
+            merged.append(diff_outs[di])
+            di += 1
+        else:
+            merged.append(aux[0][ai])
+            ai += 1
+    return tuple(merged)
+
+
+def _out_meta(outs):
+    if isinstance(outs, (tuple, list)):
+        return tuple((tuple(o.shape), o.dtype) for o in outs)
+    return ((tuple(outs.shape), outs.dtype),)
+
+
+def _saved_positions(d, struct):
+    if d.saves is None:
+        return None
+    names = set(d.saves)
+    pos, i = set(), 0
+    for k, p in enumerate(d.tensor_params):
+        n = 1 if struct is None or struct[k] < 0 else struct[k]
+        if p.name in names:
+            pos.update(range(i, i + n))
+        i += n
+    return pos
+
+
+def _saved_versions(flat, idx):
+    from .._tensor import Tensor
+    return tuple((v, v._version) for i, v in enumerate(flat)
+                 if isinstance(v, Tensor) and (idx is None or i in idx))
+
+
+def _edge(t):
+    if t.grad_fn is not None:
+        return (t.grad_fn, t._output_nr)
+    return (t._grad_accumulator(), 0)
+
+
+def _materialize(gs, out_meta, zero_int=False):
+    res = []
+    for g, (shape, dt) in zip(gs, out_meta):
+        if jnp.issubdtype(dt, jnp.inexact):
+            res.append(jnp.zeros(shape, dt) if g is None else g.astype(dt))
+        else:
+            res.append(np.zeros(shape, _float0) if zero_int else None)
+    return res
+
+
+def _unbroadcast(g, shape, dtype):
+    if g is None:
+        return None
+    if g.shape != shape:
+        extra = g.ndim - len(shape)
+        if extra > 0:
+            g = g.sum(axis=tuple(range(extra)))
+        axes = tuple(i for i, (a, b) in enumerate(zip(g.shape, shape)) if b == 1 and a != 1)
+        if axes:
+            g = g.sum(axis=axes, keepdims=True)
+        if g.shape != shape:
+            g = jnp.broadcast_to(g, shape)
+    if g.dtype != dtype:
+        if not jnp.issubdtype(dtype, jnp.complexfloating) and \
+                jnp.issubdtype(g.dtype, jnp.complexfloating):
+            g = g.real
+        g = g.astype(dtype)
+    return g
+
+
+def _rule_backward(d, statics, cd, struct, mask, in_meta, out_meta, positions):
+    kw = {p.name: v for p, v in zip(d.static_params, statics)}
+    rule = d.grad
+    np_dt = cd.np if cd is not None else None
+    cast = set(positions) if cd is not None else set()
+    single = len(out_meta) == 1
+
+    def bwd(gs, arrays, outs):
+        gs = _materialize(gs, out_meta)
+        arrays = [_cast_or_meta(a, in_meta[i], np_dt if i in cast else None)
+                  for i, a in enumerate(arrays)]
+        if outs is None:
+            outs = tuple(jax.ShapeDtypeStruct(s, dt) for s, dt in out_meta)
+            outs = outs[0] if single else outs
+        g = gs[0] if single else tuple(gs)
+        grads = rule(g, outs, *_unflatten(arrays, struct), **kw)
+        if not isinstance(grads, (tuple, list)):
+            grads = (grads,)
+        grads = _flatten_grads(grads, struct)
+        return [(_unbroadcast(gr, in_meta[i][0], in_meta[i][1]) if m and gr is not None
+                 else None) for i, (gr, m) in enumerate(zip(grads, mask))]
+    return jax.jit(bwd)
+
+
+def _cast_or_meta(a, meta, np_dt):
+    """Inputs a rule did not save arrive as shape/dtype stand-ins (x.shape still works)."""
+    if a is None:
+        if meta is None:
+            return None
+        return jax.ShapeDtypeStruct(meta[0], np_dt if np_dt is not None else meta[1])
+    if np_dt is not None and a.dtype != np_dt:
+        return a.astype(np_dt)
+    return a
+
+
+def _flatten_grads(grads, struct):
+    if struct is None:
+        return list(grads)
+    flat = []
+    for gr, n in zip(grads, struct):
+        if n < 0:
+            flat.append(gr)
+        else:
+            flat.extend(gr if gr is not None else [None] * n)
+    return flat
+
+
+class _RuleFast:
+    __slots__ = ("bwd", "arrays", "outs")
+
+    def __init__(self, bwd, arrays, outs):
+        self.bwd, self.arrays, self.outs = bwd, arrays, outs
+
+    def __call__(self, gs):
+        return self.bwd(gs, self.arrays, self.outs)
+
+
+def _vjp_forward(d, statics, cd, struct, mask, positions):
+    f = _forward(d, statics, cd, struct, positions)
+
+    def fv(*arrays):
+        diff = [a for a, m in zip(arrays, mask) if m]
+
+        def g(*dargs):
+            it = iter(dargs)
+            full = [next(it) if m else a for a, m in zip(arrays, mask)]
+            out = f(*full)
+            if isinstance(out, (tuple, list)):
+                flags = tuple(_is_diff_out(d, o, i) for i, o in enumerate(out))
+                if not all(flags):
+                    return (tuple(o for o, fl in zip(out, flags) if fl),
+                            (tuple(o for o, fl in zip(out, flags) if not fl), flags))
+                return tuple(out), None
+            return out, None
+        out, vjp_fn, aux = jax.vjp(g, *diff, has_aux=True)
+        return out, vjp_fn, aux
+    return jax.jit(fv)
+
+
+def _vjp_backward(d, mask, out_meta):
+    single = len(out_meta) == 1
+    diff_flags = tuple(jnp.issubdtype(dt, jnp.inexact) for _, dt in out_meta)
+    n_in = len(mask)
+
+    def bwd(vjp_fn, gs):
+        gs = _materialize(gs, out_meta)
+        if single:
+            ct = gs[0]
+        else:
+            ct = tuple(g for g, fl in zip(gs, diff_flags) if fl)
+        grads = iter(vjp_fn(ct))
+        return [next(grads) if m else None for m in mask[:n_in]]
+    return jax.jit(bwd)
+
+
+class _VjpFast:
+    __slots__ = ("bwd", "vjp_fn")
+
+    def __init__(self, bwd, vjp_fn):
+        self.bwd, self.vjp_fn = bwd, vjp_fn
+
+    def __call__(self, gs):
+        return self.bwd(self.vjp_fn, gs)
+
+
+class _GraphBackward:
+    """Backward as recorded jtorch ops (create_graph=True): a differentiable recompute."""
+
+    __slots__ = ("d", "statics", "cd", "struct", "mask", "positions", "inputs", "in_meta",
+                 "out_meta")
+
+    def __init__(self, d, statics, cd, struct, mask, positions, flat, in_meta, out_meta):
+        from .._tensor import Tensor
+        self.d, self.statics, self.cd, self.struct, self.mask = d, statics, cd, struct, mask
+        self.positions, self.in_meta, self.out_meta = positions, in_meta, out_meta
+        self.inputs = [v if isinstance(v, Tensor) else v for v in flat]
+
+    def __call__(self, gs):
+        from .._tensor import Tensor
+        d, mask = self.d, self.mask
+        f = _forward(d, self.statics, self.cd, self.struct, self.positions)
+        n = len(self.inputs)
+        in_arrays_static = [None if isinstance(v, Tensor) else v for v in self.inputs]
+        out_meta = self.out_meta
+        single = len(out_meta) == 1
+        diff_flags = tuple(jnp.issubdtype(dt, jnp.inexact) for _, dt in out_meta)
+        tensor_pos = [i for i, v in enumerate(self.inputs) if isinstance(v, Tensor)]
+        g_pos = [i for i, g in enumerate(gs) if g is not None]
+
+        def pure(*args):
+            gvals = list(args[:len(g_pos)])
+            tvals = args[len(g_pos):]
+            full = list(in_arrays_static)
+            for p, v in zip(tensor_pos, tvals):
+                full[p] = v
+            for i, a in enumerate(full):
+                if a is not None and not hasattr(a, "shape"):
+                    full[i] = _scalar_array(a, self.cd if (self.cd is not None and
+                                                           i in self.positions)
+                                            else D.scalar_dtype(a))
+            diff = [a for a, m in zip(full, mask) if m]
+
+            def fn(*dargs):
+                it = iter(dargs)
+                res = f(*[next(it) if m else a for a, m in zip(full, mask)])
+                if isinstance(res, (tuple, list)):
+                    return tuple(o for o, fl in zip(res, diff_flags) if fl)
+                return res
+            _, vjp_fn = jax.vjp(fn, *diff)
+            gl = [None] * len(out_meta)
+            for p, v in zip(g_pos, gvals):
+                gl[p] = v
+            gl = _materialize(gl, out_meta)
+            ct = gl[0] if single else tuple(g for g, fl in zip(gl, diff_flags) if fl)
+            grads = iter(vjp_fn(ct))
+            return tuple(next(grads) if m else None for m in mask)
+
+        g_tensors = [gs[i] for i in g_pos]
+        t_inputs = [self.inputs[i] for i in tensor_pos]
+        res = apply_jax(pure, [*g_tensors, *t_inputs], name=d.node_name.replace(
+            "Backward0", "BackwardBackward0"))
+        return list(res)
+
+
+# ------------------------------------------------------------------------------ generic
+
+_APPLY_CACHE: dict = {}
+
+
+def apply_jax(fn, tensors, name="JaxFunctionBackward"):
+    """Apply a pure jax function of arrays to Tensors, with a recorded generic vjp.
+
+    Used for create_graph backward passes and custom functions. `fn` returns a
+    tuple of arrays (or Nones). The cache is keyed on the function object.
+    """
+    from .._tensor import Tensor, wrap
+    arrays = [t._value for t in tensors]
+    need = _STATE.grad_enabled and any(t._rg for t in tensors)
+    if not need:
+        jf = _APPLY_CACHE.get((fn, None))
+        if jf is None:
+            jf = _APPLY_CACHE[(fn, None)] = jax.jit(fn)
+        outs = jf(*arrays)
+        return tuple(None if o is None else wrap(o) for o in outs)
+    mask = tuple(t._rg and jnp.issubdtype(t._value.dtype, jnp.inexact) for t in tensors)
+    key = (fn, mask)
+    jf = _APPLY_CACHE.get(key)
+    if jf is None:
+        def fv(*arrs):
+            diff = [a for a, m in zip(arrs, mask) if m]
+
+            def g(*dargs):
+                it = iter(dargs)
+                outs = fn(*[next(it) if m else a for a, m in zip(arrs, mask)])
+                return tuple(o for o in outs if o is not None)
+            out, vjp_fn = jax.vjp(g, *diff)
+            return out, vjp_fn
+        jf = _APPLY_CACHE[key] = jax.jit(fv)
+    outs_nn, vjp_fn = jf(*arrays)
+    out_meta = _out_meta(outs_nn)
+    bkey = ("bwd", fn, mask, out_meta)
+    bwd = _APPLY_CACHE.get(bkey)
+    if bwd is None:
+        def b(vjp, gs):
+            gs = _materialize(gs, out_meta)
+            grads = iter(vjp(tuple(gs)))
+            return [next(grads) if m else None for m in mask]
+        bwd = _APPLY_CACHE[bkey] = jax.jit(b)
+    edges = tuple(_edge(t) if m else (None, 0) for t, m in zip(tensors, mask))
+    node = Node(name, edges, _VjpFast(bwd, vjp_fn), None, (), out_meta)
+    node.graph = _ApplyGraph(fn, tensors, mask, out_meta)
+    # re-insert Nones where fn returned None (structure known only after a call)
+    outs = jax.eval_shape(fn, *arrays)
+    res, it = [], iter(range(len(outs_nn)))
+    for o in outs:
+        if o is None:
+            res.append(None)
+        else:
+            i = next(it)
+            res.append(wrap(outs_nn[i], node, i))
+    return tuple(res)
+
+
+class _ApplyGraph:
+    __slots__ = ("fn", "tensors", "mask", "out_meta")
+
+    def __init__(self, fn, tensors, mask, out_meta):
+        self.fn, self.tensors, self.mask, self.out_meta = fn, tensors, mask, out_meta
+
+    def __call__(self, gs):
+        fn, mask, out_meta = self.fn, self.mask, self.out_meta
+        g_pos = [i for i, g in enumerate(gs) if g is not None]
+        key = ("graph", fn, mask, out_meta, tuple(g_pos))
+        pure = _APPLY_CACHE.get(key)
+        if pure is None:
+            def pure(*args):
+                gvals, arrs = args[:len(g_pos)], args[len(g_pos):]
+                diff = [a for a, m in zip(arrs, mask) if m]
+
+                def g(*dargs):
+                    it = iter(dargs)
+                    outs = fn(*[next(it) if m else a for a, m in zip(arrs, mask)])
+                    return tuple(o for o in outs if o is not None)
+                _, vjp = jax.vjp(g, *diff)
+                gl = [None] * len(out_meta)
+                for p, v in zip(g_pos, gvals):
+                    gl[p] = v
+                grads = iter(vjp(tuple(_materialize(gl, out_meta))))
+                return tuple(next(grads) if m else None for m in mask)
+            _APPLY_CACHE[key] = pure
+        return list(apply_jax(pure, [*[gs[i] for i in g_pos], *self.tensors],
+                              name="JaxFunctionBackwardBackward"))
+
+
+# ------------------------------------------------------------------------------ in-place / out
+
+def _call_inplace(d: OpDef, targs, statics, _out=None):
+    from .._tensor import Tensor
+    self = targs[0]
+    result = _call(d, targs, statics)
+    if isinstance(result, tuple):
+        result = result[0]
+    return self._inplace_assign(result, d.name + "_")
+
+
+def _write_out(d, result, out):
+    from .._tensor import Tensor
+    if isinstance(result, tuple):
+        if not isinstance(out, (tuple, list)) or len(out) != len(result):
+            raise TypeError(f"{d.name}(): argument 'out' must be tuple of {len(result)} Tensors")
+        for o, r in zip(out, result):
+            o._assign_out(r)
+        return type(result)(*out) if hasattr(result, "_fields") else tuple(out)
+    if not isinstance(out, Tensor):
+        raise TypeError(f"{d.name}(): argument 'out' must be Tensor, not {type(out).__name__}")
+    out._assign_out(result)
+    return out
+
+
+# ------------------------------------------------------------------------------ views
+
+def _make_view(result, base, d, statics):
+    """Mark `result` as a view of `base`'s storage (its root), remembering how to redo it."""
+    from .._tensor import Tensor
+    if not isinstance(base, Tensor):
+        return
+    results = result if isinstance(result, (tuple, list)) else (result,)
+    for i, r in enumerate(results):
+        r._set_view_of(base, (d, statics, i if isinstance(result, (tuple, list)) else -1))
+
+
+_CHAIN_CACHE: dict = {}
+
+
+def chain_fn(chain):
+    """Jitted base-array -> view-array function for a chain of view steps."""
+    fn = _CHAIN_CACHE.get(chain)
+    if fn is None:
+        steps = []
+        for d, statics, idx in chain:
+            kw = {p.name: v for p, v in zip(d.static_params, statics)}
+            steps.append((d.fwd, kw, idx))
+
+        def f(x):
+            for fwd, kw, idx in steps:
+                x = fwd(x, **kw)
+                if idx >= 0:
+                    x = x[idx]
+            return x
+        fn = _CHAIN_CACHE[chain] = jax.jit(f)
+    return fn
+
+
+def scatter_fn(chain, base_shape):
+    """Jitted (base, new_view) -> new base: writes a view's values back into its base.
+
+    Every view op is a gather, so pushing an iota through the chain tells which base
+    element each view element is; the write-back is one scatter.
+    """
+    key = ("scatter", chain, base_shape)
+    fn = _CHAIN_CACHE.get(key)
+    if fn is None:
+        n = math.prod(base_shape)
+        iota = np.arange(n, dtype=np.int64).reshape(base_shape)
+        idx = np.asarray(chain_fn(chain)(iota)).reshape(-1)
+
+        def f(base, new):
+            flat = base.reshape(-1).at[idx].set(jnp.broadcast_to(new, idx.shape[:0] + new.shape)
+                                                .reshape(-1).astype(base.dtype))
+            return flat.reshape(base_shape)
+        fn = _CHAIN_CACHE[key] = (jax.jit(f), idx)
+    return fn

@@ -1,0 +1,6 @@
+"""random_ops ops."""
+from __future__ import annotations
+
+import jax.numpy as jnp
+
+from .registry import op
