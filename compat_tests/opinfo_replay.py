@@ -53,6 +53,7 @@ class Result:
     status: str  # pass | fail | missing | notimpl | nosamples | n/a
     message: str = ""
     samples: int = 0  # samples actually compared
+    sample: str = ""  # the failing sample, briefly
 
 
 @dataclass
@@ -165,28 +166,40 @@ def resolve(op, lib):
     return Target(candidates[0], None, (candidates[0],))
 
 
-def missing_message(target, lib):
-    names = ", ".join(f"{lib_name(lib)}.{p}" for p in target.missing)
+def resolve_method(op, lib):
+    """Target for the op's Tensor-method variant (e.g. Tensor.add), if torch has one apart from op.op."""
+    mv = op.method_variant
+    if mv is None or mv is op.op:
+        return None
+    path = torch_path(mv, op.name)
+    if path is None or not path.startswith("Tensor."):
+        return None
+    fn = get_path(lib, path)
+    return Target(path, fn, () if fn is not None else (path,))
+
+
+def missing_message(missing, lib):
+    names = ", ".join(f"{lib_name(lib)}.{p}" for p in missing)
     return f"missing API: {names}"
 
 
 # ---------------------------------------------------------------- conversion
 
-def _map(obj, on_tensor):
-    """Rebuild a sample structure, applying `on_tensor` to each torch tensor in order."""
+def _map(obj, on_tensor, on_leaf=lambda x: x):
+    """Rebuild a sample structure: `on_tensor` for each torch tensor (in order), `on_leaf` for the rest."""
     if isinstance(obj, torch.Tensor):
         return on_tensor(obj)
     if isinstance(obj, torch.Size):
-        return obj
+        return on_leaf(obj)
     if isinstance(obj, tuple) and hasattr(obj, "_fields"):
-        return type(obj)(*(_map(x, on_tensor) for x in obj))
+        return type(obj)(*(_map(x, on_tensor, on_leaf) for x in obj))
     if isinstance(obj, (list, tuple)):
-        return type(obj)(_map(x, on_tensor) for x in obj)
+        return type(obj)(_map(x, on_tensor, on_leaf) for x in obj)
     if isinstance(obj, dict):
-        return {k: _map(v, on_tensor) for k, v in obj.items()}
+        return {k: _map(v, on_tensor, on_leaf) for k, v in obj.items()}
     if isinstance(obj, slice):
-        return slice(*(_map(x, on_tensor) for x in (obj.start, obj.stop, obj.step)))
-    return obj
+        return slice(*(_map(x, on_tensor, on_leaf) for x in (obj.start, obj.stop, obj.step)))
+    return on_leaf(obj)
 
 
 def _convert_leaf(obj, lib):
@@ -229,20 +242,7 @@ def convert(obj, lib, leaves=None):
             leaves.append(new)
         return new
 
-    def walk(x):
-        x = _convert_leaf(x, lib) if not isinstance(x, (list, tuple, dict, slice)) else x
-        if isinstance(x, torch.Tensor):
-            return on_tensor(x)
-        if isinstance(x, (list, tuple)) and not isinstance(x, torch.Size):
-            items = [walk(v) for v in x]
-            return type(x)(*items) if hasattr(x, "_fields") else type(x)(items)
-        if isinstance(x, dict):
-            return {k: walk(v) for k, v in x.items()}
-        if isinstance(x, slice):
-            return slice(walk(x.start), walk(x.stop), walk(x.step))
-        return x
-
-    return walk(obj)
+    return _map(obj, on_tensor, lambda x: _convert_leaf(x, lib))
 
 
 def torch_tensors(obj):
@@ -259,6 +259,17 @@ def flat_tensors(obj, tensor_type):
     if isinstance(obj, (list, tuple)):
         return [t for x in obj for t in flat_tensors(x, tensor_type)]
     return []
+
+
+def describe(sample, limit=200):
+    """Short text of a sample for failure messages: tensors as dtype+shape."""
+    def short(t):
+        grad = ", grad" if t.requires_grad else ""
+        return f"T[{dtype_name(t.dtype)}{grad}]{tuple(t.shape)}"
+    inp, args, kwargs = _map((sample.input, sample.args, sample.kwargs), short)
+    text = ", ".join([repr(inp), *map(repr, args), *(f"{k}={v!r}" for k, v in kwargs.items())])
+    text = text.replace("'T[", "T[").replace(")'", ")")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def sample_numel(sample):
@@ -381,9 +392,11 @@ def iter_samples(op, requires_grad):
 _SKIP = object()  # torch itself rejects the sample
 
 
-def _forward_sample(op, target, sample, lib):
+def _forward_sample(op, target, sample, lib, method=None):
+    structure = (sample.input, sample.args, sample.kwargs)
     try:
-        args = convert((sample.input, sample.args, sample.kwargs), lib)
+        args = convert(structure, lib)
+        method_args = convert(structure, lib) if method else None  # fresh copy: ops may mutate
         conv_error = None
     except MissingAPI as exc:  # still check torch accepts the sample first
         conv_error = exc
@@ -393,20 +406,31 @@ def _forward_sample(op, target, sample, lib):
         return _SKIP
     if conv_error is not None:
         return _failure(conv_error)
-    try:
-        actual = target.fn(args[0], *args[1], **args[2])
-    except Exception as exc:
-        return _failure(exc)
+    for callee, (inp, a, kw) in [(target, args)] + ([(method, method_args)] if method else []):
+        try:
+            actual = callee.fn(inp, *a, **kw)
+        except Exception as exc:
+            res = _failure(exc)
+        else:
+            err = _compare_forward(op, sample, expected, actual, lib)
+            res = Result("fail", err) if err else Result("pass")
+        if res.status != "pass":
+            res.message = f"{callee.api}: {res.message}" if callee is method else res.message
+            return res
+    return res
+
+
+def _compare_forward(op, sample, expected, actual, lib):
     shape_only = op.name in NONDETERMINISTIC
     err = compare(expected, actual, lib, shape_only=shape_only)
     if err and not shape_only:  # e.g. svd's sign freedom: compare gauge-invariant outputs
         try:
             process = sample.output_process_fn_grad
             if compare(process(expected), rebind(process, lib)(actual), lib) is None:
-                err = None
+                return None
         except Exception:
             pass
-    return Result("fail", err) if err else Result("pass")
+    return err
 
 
 def _cotangents(outputs):
@@ -465,8 +489,12 @@ def _replay(op, n, lib, requires_grad, run_sample):
     """Run up to `n` torch-accepted samples; stop at the first failure."""
     lib = target_lib() if lib is None else lib
     target = resolve(op, lib)
-    if target.missing:
-        return Result("missing", missing_message(target, lib))
+    method = None if requires_grad else resolve_method(op, lib)
+    missing = target.missing + (method.missing if method else ())
+    if missing:
+        return Result("missing", missing_message(missing, lib))
+    if method is not None:  # forward also checks the method spelling, same samples
+        run_sample = functools.partial(run_sample, method=method)
     done = 0
     samples = itertools.islice(iter_samples(op, requires_grad), 5 * n)
     while done < n:
@@ -483,7 +511,7 @@ def _replay(op, n, lib, requires_grad, run_sample):
         if res is _SKIP or res is None:
             continue
         if res.status != "pass":
-            res.samples = done
+            res.samples, res.sample = done, describe(sample)
             return res
         done += 1
     if done == 0:

@@ -64,3 +64,9 @@ def test_every_opinfo_is_classified():
     unclassified = sorted({op.name for op in op_db
                            if opinfo_scope.classify(op.name)[0] == "unclassified"})
     assert not unclassified, f"classify these in opinfo_scope.py: {unclassified}"
+
+
+def test_method_variant_is_checked_too():
+    from compat_tests.opinfo_replay import resolve_method
+    assert resolve_method(OPS["add"], torch_as_target()).api == "Tensor.add"
+    assert resolve_method(OPS["linalg.solve"], torch_as_target()) is None

@@ -20,8 +20,9 @@ DIFFERENTIABLE = [op for op in IN_SCOPE if gradient_applicable(op)]
 def check(result):
     """Turn a replay Result into a pytest outcome; only `pass` passes."""
     if result.status != "pass":
-        pytest.fail(f"[{result.status}] {result.message} (after {result.samples} passing samples)",
-                    pytrace=False)
+        where = f"\nsample: {result.sample}" if result.sample else ""
+        pytest.fail(f"[{result.status}] {result.message} "
+                    f"(after {result.samples} passing samples){where}", pytrace=False)
 
 
 @pytest.mark.parametrize("op", IN_SCOPE, ids=op_id)

@@ -257,30 +257,17 @@ def _is_diff_out(d, o, i):
 
 # ------------------------------------------------------------------------------ autograd
 
-def _diff_mask(d: OpDef, flat, cd):
+def _diff_mask(d: OpDef, flat, cd, struct):
+    """Which flat inputs get gradients: inexact tensors that require grad (and, when the op
+    restricts it, only its `differentiable` params)."""
     from .._tensor import Tensor
-    names = d.differentiable
-    mask = []
-    for i, v in enumerate(flat):
-        ok = isinstance(v, Tensor) and v._rg and (
-            v.dtype._category >= 2 or (cd is not None and cd._category >= 2 and
-                                       d.dtype not in ("compare",)))
-        mask.append(ok)
-    if names is not None:
-        allowed = set()
-        i = 0
-        struct_names = []
-        for p in d.tensor_params:
-            struct_names.append(p.name)
-        # map flat positions to param names (no lists in ops that restrict differentiability)
-        for i, p in enumerate(d.tensor_params):
-            if p.name not in names and i < len(mask):
-                mask[i] = False
-    return tuple(mask)
+    allowed = _param_positions(d, struct, d.differentiable) if d.differentiable else None
+    return tuple(isinstance(v, Tensor) and v._rg and v.dtype._category >= 2 and
+                 (allowed is None or i in allowed) for i, v in enumerate(flat))
 
 
 def _call_with_grad(d, flat, arrays, statics, cd, struct, key):
-    mask = _diff_mask(d, flat, cd)
+    mask = _diff_mask(d, flat, cd, struct)
     if not any(mask):
         fn = d.fwd_cache.get(key)
         if fn is None:
@@ -357,10 +344,9 @@ def _out_meta(outs):
     return ((tuple(outs.shape), outs.dtype),)
 
 
-def _saved_positions(d, struct):
-    if d.saves is None:
-        return None
-    names = set(d.saves)
+def _param_positions(d, struct, names):
+    """Flat input positions belonging to the named tensor params."""
+    names = set(names)
     pos, i = set(), 0
     for k, p in enumerate(d.tensor_params):
         n = 1 if struct is None or struct[k] < 0 else struct[k]
@@ -368,6 +354,10 @@ def _saved_positions(d, struct):
             pos.update(range(i, i + n))
         i += n
     return pos
+
+
+def _saved_positions(d, struct):
+    return None if d.saves is None else _param_positions(d, struct, d.saves)
 
 
 def _saved_versions(flat, idx):

@@ -1,0 +1,7 @@
+"""Eager-overhead benchmark (same as `jtorch bench`): python benchmarks/eager_overhead.py [--quick]"""
+import sys
+
+from jtorch._cli import main
+
+if __name__ == "__main__":
+    sys.exit(main(["bench", *sys.argv[1:]]))
