@@ -499,7 +499,12 @@ class Tensor:
     def __dir__(self):
         return sorted(set(super().__dir__()))
 
-    # __torch_function__ is not supported; subclasses are plain Python subclasses.
+    def __getattr__(self, name):
+        # only reached when normal lookup fails: a torch Tensor API jtorch lacks
+        if name.startswith("__"):
+            raise AttributeError(name)
+        from ._errors import missing
+        raise missing(f"torch.Tensor.{name}")
 
 
 class _ChainTuple:

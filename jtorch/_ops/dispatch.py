@@ -16,9 +16,11 @@ import numpy as np
 from .. import _dtype as D
 from ..autograd import grad_mode
 from ..autograd.graph import Node
+from .._tensor import Tensor, wrap
 from .registry import REQUIRED, STATIC, T_LIST, OpDef
 
 _STATE = grad_mode.STATE
+_BY_NP = D._BY_NP
 _float0 = jax.dtypes.float0
 
 
@@ -69,7 +71,6 @@ def _varargs(v):
 
 def hashable(v):
     """Static arguments become jit cache keys: lists -> tuples, tensors -> Python values."""
-    from .._tensor import Tensor
     if isinstance(v, (list, tuple)):
         return tuple(hashable(x) for x in v)
     if isinstance(v, Tensor):
@@ -91,16 +92,19 @@ def _compute_dtype(d: OpDef, flat, positions):
     if rule == "none":
         return None
     dims, zeros, scalars = [], [], []
-    from .._tensor import Tensor
     for i in positions:
         v = flat[i]
-        if isinstance(v, Tensor):
-            (zeros if v.ndim == 0 else dims).append(v.dtype)
+        if type(v) is Tensor or isinstance(v, Tensor):
+            arr = v._value
+            (zeros if arr.ndim == 0 else dims).append(_BY_NP[arr.dtype])
         elif v is not None:
             scalars.append(v)
+    if not scalars and not zeros and dims and all(x is dims[0] for x in dims):
+        cd = dims[0]  # the common case: one dtype throughout
+    else:
+        cd = D.result_dtype(dims, zeros, scalars)
     if callable(rule):
-        return rule(D.result_dtype(dims, zeros, scalars))
-    cd = D.result_dtype(dims, zeros, scalars)
+        return rule(cd)
     if rule == "float" and cd._category < 2:
         cd = D.get_default_dtype()
     return cd
@@ -120,13 +124,10 @@ def _scalar_array(v, dt):
 
 def _flatten(d: OpDef, targs):
     """Tensor args -> flat list (Tensor[] params expanded) and their structure."""
-    if not any(p.kind == T_LIST for p in d.tensor_params):
-        return list(targs), None
     flat, struct = [], []
     for v, p in zip(targs, d.tensor_params):
         if p.kind == T_LIST:
             if not isinstance(v, (list, tuple)):
-                from .._tensor import Tensor
                 if isinstance(v, Tensor):
                     v = list(v.unbind(0))
                 else:
@@ -154,74 +155,80 @@ def _unflatten(arrays, struct):
     return out
 
 
-def _promote_positions(d: OpDef, struct):
+def _promote_positions(d: OpDef, struct, n_flat):
     """Flat positions of the params that take part in type promotion."""
-    names = d.promote
-    positions, i = [], 0
-    for k, p in enumerate(d.tensor_params):
-        n = 1 if struct is None or struct[k] < 0 else struct[k]
-        if names is None or p.name in names:
-            positions.extend(range(i, i + n))
-        i += n
-    return positions
+    if d.promote is None and struct is None:
+        return _RANGES[n_flat] if n_flat < len(_RANGES) else tuple(range(n_flat))
+    return tuple(sorted(_param_positions(d, struct, [p.name for p in d.tensor_params]
+                                         if d.promote is None else d.promote)))
+
+
+_RANGES = [tuple(range(n)) for n in range(16)]
 
 
 def _check_broadcast(flat):
-    from .._tensor import Tensor
-    shapes = [v.shape for v in flat if isinstance(v, Tensor)]
+    shapes = [v._value.shape for v in flat if isinstance(v, Tensor)]
     if len(shapes) < 2:
+        return
+    first = shapes[0]
+    if all(s == first for s in shapes):
         return
     ndim = max(len(s) for s in shapes)
     for k in range(1, ndim + 1):
         size = 1
-        for j, s in enumerate(shapes):
+        for s in shapes:
             n = s[-k] if k <= len(s) else 1
             if n != 1:
                 if size != 1 and n != size:
-                    first = next(i for i, s2 in enumerate(shapes)
-                                 if k <= len(s2) and s2[-k] != 1)
-                    a, b = ("a", "b") if first == 0 else ("a", "b")
                     raise RuntimeError(
-                        f"The size of tensor {a} ({size}) must match the size of tensor {b} "
+                        f"The size of tensor a ({size}) must match the size of tensor b "
                         f"({n}) at non-singleton dimension {ndim - k}")
                 size = n
 
 
 def _call(d: OpDef, targs, statics, out=None):
-    from .._tensor import Tensor, wrap
-    flat, struct = _flatten(d, targs)
-    positions = _promote_positions(d, struct) if (d.promote is not None or struct) else \
-        range(len(flat))
+    if d.has_list:
+        flat, struct = _flatten(d, targs)
+    else:
+        flat, struct = targs, None
+    positions = _promote_positions(d, struct, len(flat))
     if d.broadcast:
         _check_broadcast(flat)
     cd = _compute_dtype(d, flat, positions)
     arrays = []
-    tensors = []
+    need_grad = False
     for i, v in enumerate(flat):
         if isinstance(v, Tensor):
             arrays.append(v._value)
-            tensors.append(v)
+            if v._rg:
+                need_grad = True
         elif v is None:
             arrays.append(None)
         else:
             arrays.append(_scalar_array(v, cd if (cd is not None and i in positions)
                                         else D.scalar_dtype(v)))
-    statics = tuple(hashable(s) for s in statics)
+    if statics:
+        statics = tuple(_hashable_fast(s) for s in statics)
     key = (statics, cd, struct)
-    need_grad = _STATE.grad_enabled and any(t._rg for t in tensors)
-    if need_grad:
-        result = _call_with_grad(d, flat, arrays, statics, cd, struct, key)
+    if need_grad and _STATE.grad_enabled:
+        result = _call_with_grad(d, flat, arrays, statics, cd, struct, key, positions)
     else:
         fn = d.fwd_cache.get(key)
         if fn is None:
             fn = d.fwd_cache[key] = jax.jit(_forward(d, statics, cd, struct, positions))
-        outs = fn(*arrays)
-        result = _wrap_outputs(d, outs, None)
+        result = _wrap_outputs(d, fn(*arrays), None)
         if d.view:
             _make_view(result, flat[0], d, statics)
     if out is not None:
         return _write_out(d, result, out)
     return result
+
+
+def _hashable_fast(v):
+    t = type(v)
+    if t is int or t is bool or t is float or t is str or v is None:
+        return v
+    return hashable(v)
 
 
 def _forward(d: OpDef, statics, cd, struct, positions):
@@ -240,7 +247,6 @@ def _forward(d: OpDef, statics, cd, struct, positions):
 
 
 def _wrap_outputs(d, outs, grad_fn):
-    from .._tensor import wrap
     if isinstance(outs, (tuple, list)):
         res = tuple(wrap(o, grad_fn, i) if grad_fn is not None and _is_diff_out(d, o, i)
                     else wrap(o) for i, o in enumerate(outs))
@@ -252,67 +258,67 @@ def _wrap_outputs(d, outs, grad_fn):
 
 
 def _is_diff_out(d, o, i):
-    return i not in d.nondiff_outputs and jnp.issubdtype(o.dtype, jnp.inexact)
+    return o.dtype.kind in "fcV" and i not in d.nondiff_outputs  # V: bfloat16
 
 
 # ------------------------------------------------------------------------------ autograd
 
-def _diff_mask(d: OpDef, flat, cd, struct):
+def _diff_mask(d: OpDef, flat, struct):
     """Which flat inputs get gradients: inexact tensors that require grad (and, when the op
     restricts it, only its `differentiable` params)."""
-    from .._tensor import Tensor
     allowed = _param_positions(d, struct, d.differentiable) if d.differentiable else None
-    return tuple(isinstance(v, Tensor) and v._rg and v.dtype._category >= 2 and
+    return tuple(isinstance(v, Tensor) and v._rg and v._value.dtype.kind in "fcV" and
                  (allowed is None or i in allowed) for i, v in enumerate(flat))
 
 
-def _call_with_grad(d, flat, arrays, statics, cd, struct, key):
-    mask = _diff_mask(d, flat, cd, struct)
+class _Plan:
+    """Everything about a grad-recording call that depends only on its cache key."""
+    __slots__ = ("bwd", "saved_idx", "keep_result", "fwd")
+
+
+def _call_with_grad(d, flat, arrays, statics, cd, struct, key, positions):
+    mask = _diff_mask(d, flat, struct)
     if not any(mask):
         fn = d.fwd_cache.get(key)
         if fn is None:
-            positions = _promote_positions(d, struct) if (d.promote is not None or struct) \
-                else range(len(flat))
             fn = d.fwd_cache[key] = jax.jit(_forward(d, statics, cd, struct, positions))
         res = _wrap_outputs(d, fn(*arrays), None)
         if d.view:
             _make_view(res, flat[0], d, statics)
         return res
-    positions = _promote_positions(d, struct) if (d.promote is not None or struct) \
-        else range(len(flat))
-    edges = tuple(_edge(v) if m else (None, 0) for v, m in zip(flat, mask))
-    in_meta = tuple((tuple(a.shape), a.dtype) if a is not None and hasattr(a, "shape") else None
-                    for a in arrays)
+    edges = tuple(((v.grad_fn, v._output_nr) if v.grad_fn is not None
+                   else (v._grad_accumulator(), 0)) if m else (None, 0)
+                  for v, m in zip(flat, mask))
+    in_meta = tuple((a.shape, a.dtype) if a is not None else None for a in arrays)
+    pkey = (key, mask, in_meta)
+    plan = d.bwd_cache.get(pkey)
     if d.grad is not None:
         fn = d.fwd_cache.get(key)
         if fn is None:
             fn = d.fwd_cache[key] = jax.jit(_forward(d, statics, cd, struct, positions))
         outs = fn(*arrays)
         out_meta = _out_meta(outs)
-        bkey = (key, mask, in_meta)
-        bwd = d.bwd_cache.get(bkey)
-        if bwd is None:
-            bwd = d.bwd_cache[bkey] = _rule_backward(d, statics, cd, struct, mask, in_meta,
-                                                     out_meta, positions)
-        saved_idx = _saved_positions(d, struct)
-        keep = [a if (saved_idx is None or i in saved_idx) else None
-                for i, a in enumerate(arrays)]
-        keep_out = outs if (d.saves is None or "result" in d.saves) else None
-        fast = _RuleFast(bwd, keep, keep_out)
-        saved = _saved_versions(flat, saved_idx)
+        if plan is None:
+            plan = d.bwd_cache[pkey] = _Plan()
+            plan.bwd = _rule_backward(d, statics, cd, struct, mask, in_meta, out_meta,
+                                      positions)
+            plan.saved_idx = _saved_positions(d, struct)
+            plan.keep_result = d.saves is None or "result" in d.saves
+        idx = plan.saved_idx
+        keep = arrays if idx is None else [a if i in idx else None for i, a in enumerate(arrays)]
+        fast = _RuleFast(plan.bwd, keep, outs if plan.keep_result else None)
+        saved = _saved_versions(flat, idx)
     else:
-        vkey = (key, mask)
-        fv = d.vjp_cache.get(vkey)
-        if fv is None:
-            fv = d.vjp_cache[vkey] = _vjp_forward(d, statics, cd, struct, mask, positions)
-        outs, vjp_fn, aux = fv(*arrays)
+        if plan is None:
+            plan = d.bwd_cache[pkey] = _Plan()
+            plan.fwd = _vjp_forward(d, statics, cd, struct, mask, positions)
+            plan.bwd = None
+        outs, vjp_fn, aux = plan.fwd(*arrays)
         outs = _merge_aux(outs, aux)
         out_meta = _out_meta(outs)
-        bkey = (vkey, out_meta)
-        bwd = d.bwd_cache.get(bkey)
-        if bwd is None:
-            bwd = d.bwd_cache[bkey] = _vjp_backward(d, mask, out_meta)
-        fast = _VjpFast(bwd, vjp_fn)
+        if plan.bwd is None:
+            plan.bwd = _vjp_backward(d, mask, out_meta)
+        fast = _VjpFast(plan.bwd, vjp_fn)
         saved = _saved_versions(flat, None)
     node = Node(d.node_name, edges, fast, None, saved, out_meta)
     node.graph = _GraphBackward(d, statics, cd, struct, mask, positions, flat, in_meta, out_meta)
@@ -361,7 +367,6 @@ def _saved_positions(d, struct):
 
 
 def _saved_versions(flat, idx):
-    from .._tensor import Tensor
     return tuple((v, v._version) for i, v in enumerate(flat)
                  if isinstance(v, Tensor) and (idx is None or i in idx))
 
@@ -514,13 +519,11 @@ class _GraphBackward:
                  "out_meta")
 
     def __init__(self, d, statics, cd, struct, mask, positions, flat, in_meta, out_meta):
-        from .._tensor import Tensor
         self.d, self.statics, self.cd, self.struct, self.mask = d, statics, cd, struct, mask
         self.positions, self.in_meta, self.out_meta = positions, in_meta, out_meta
         self.inputs = [v if isinstance(v, Tensor) else v for v in flat]
 
     def __call__(self, gs):
-        from .._tensor import Tensor
         d, mask = self.d, self.mask
         f = _forward(d, self.statics, self.cd, self.struct, self.positions)
         n = len(self.inputs)
@@ -574,55 +577,64 @@ _APPLY_CACHE: dict = {}
 def apply_jax(fn, tensors, name="JaxFunctionBackward"):
     """Apply a pure jax function of arrays to Tensors, with a recorded generic vjp.
 
-    Used for create_graph backward passes and custom functions. `fn` returns a
-    tuple of arrays (or Nones). The cache is keyed on the function object.
+    Used for create_graph backward passes, view regraphing and custom functions. `fn`
+    returns a tuple of arrays or Nones; compiled once per (fn, grad mask, input shapes).
     """
-    from .._tensor import Tensor, wrap
     arrays = [t._value for t in tensors]
     need = _STATE.grad_enabled and any(t._rg for t in tensors)
-    if not need:
-        jf = _APPLY_CACHE.get((fn, None))
-        if jf is None:
-            jf = _APPLY_CACHE[(fn, None)] = jax.jit(fn)
-        outs = jf(*arrays)
+    mask = tuple(need and t._rg and a.dtype.kind in "fcV" for t, a in zip(tensors, arrays))
+    in_meta = tuple((a.shape, a.dtype) for a in arrays)
+    key = (fn, mask, in_meta)
+    entry = _APPLY_CACHE.get(key)
+    if entry is None:
+        entry = _APPLY_CACHE[key] = _ApplyEntry(fn, mask)
+    if not any(mask):
+        outs = entry.plain(*arrays)
         return tuple(None if o is None else wrap(o) for o in outs)
-    mask = tuple(t._rg and jnp.issubdtype(t._value.dtype, jnp.inexact) for t in tensors)
-    key = (fn, mask)
-    jf = _APPLY_CACHE.get(key)
-    if jf is None:
+    outs_nn, vjp_fn = entry.fwd(*arrays)
+    if entry.bwd is None:
+        entry.bwd = _apply_backward(mask, _out_meta(outs_nn))
+    edges = tuple(_edge(t) if m else (None, 0) for t, m in zip(tensors, mask))
+    node = Node(name, edges, _VjpFast(entry.bwd, vjp_fn), None, (), _out_meta(outs_nn))
+    node.graph = _ApplyGraph(fn, tensors, mask, node.out_meta)
+    res, it = [], iter(range(len(outs_nn)))
+    for is_none in entry.none_pos:
+        if is_none:
+            res.append(None)
+        else:
+            i = next(it)
+            res.append(wrap(outs_nn[i], node, i))
+    return tuple(res)
+
+
+class _ApplyEntry:
+    """Compiled pieces of one apply_jax signature; `none_pos` is learned while tracing."""
+
+    def __init__(self, fn, mask):
+        self.none_pos = []
+        self.bwd = None
+        self.plain = jax.jit(fn)
+        none_pos = self.none_pos
+
         def fv(*arrs):
             diff = [a for a, m in zip(arrs, mask) if m]
 
             def g(*dargs):
                 it = iter(dargs)
                 outs = fn(*[next(it) if m else a for a, m in zip(arrs, mask)])
+                none_pos[:] = [o is None for o in outs]
                 return tuple(o for o in outs if o is not None)
             out, vjp_fn = jax.vjp(g, *diff)
             return out, vjp_fn
-        jf = _APPLY_CACHE[key] = jax.jit(fv)
-    outs_nn, vjp_fn = jf(*arrays)
-    out_meta = _out_meta(outs_nn)
-    bkey = ("bwd", fn, mask, out_meta)
-    bwd = _APPLY_CACHE.get(bkey)
-    if bwd is None:
-        def b(vjp, gs):
-            gs = _materialize(gs, out_meta)
-            grads = iter(vjp(tuple(gs)))
-            return [next(grads) if m else None for m in mask]
-        bwd = _APPLY_CACHE[bkey] = jax.jit(b)
-    edges = tuple(_edge(t) if m else (None, 0) for t, m in zip(tensors, mask))
-    node = Node(name, edges, _VjpFast(bwd, vjp_fn), None, (), out_meta)
-    node.graph = _ApplyGraph(fn, tensors, mask, out_meta)
-    # re-insert Nones where fn returned None (structure known only after a call)
-    outs = jax.eval_shape(fn, *arrays)
-    res, it = [], iter(range(len(outs_nn)))
-    for o in outs:
-        if o is None:
-            res.append(None)
-        else:
-            i = next(it)
-            res.append(wrap(outs_nn[i], node, i))
-    return tuple(res)
+        self.fwd = jax.jit(fv)
+
+
+def _apply_backward(mask, out_meta):
+    def b(vjp, gs):
+        gs = _materialize(gs, out_meta)
+        grads = iter(vjp(tuple(gs)))
+        return [next(grads) if m else None for m in mask]
+    return jax.jit(b)
 
 
 class _ApplyGraph:
@@ -659,7 +671,6 @@ class _ApplyGraph:
 # ------------------------------------------------------------------------------ in-place / out
 
 def _call_inplace(d: OpDef, targs, statics, _out=None):
-    from .._tensor import Tensor
     self = targs[0]
     result = _call(d, targs, statics)
     if isinstance(result, tuple):
@@ -668,7 +679,6 @@ def _call_inplace(d: OpDef, targs, statics, _out=None):
 
 
 def _write_out(d, result, out):
-    from .._tensor import Tensor
     if isinstance(result, tuple):
         if not isinstance(out, (tuple, list)) or len(out) != len(result):
             raise TypeError(f"{d.name}(): argument 'out' must be tuple of {len(result)} Tensors")
@@ -685,7 +695,6 @@ def _write_out(d, result, out):
 
 def _make_view(result, base, d, statics):
     """Mark `result` as a view of `base`'s storage (its root), remembering how to redo it."""
-    from .._tensor import Tensor
     if not isinstance(base, Tensor):
         return
     results = result if isinstance(result, (tuple, list)) else (result,)

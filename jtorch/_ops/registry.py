@@ -61,6 +61,7 @@ class OpDef:
     vjp_cache: dict = dataclasses.field(default_factory=dict)
     bwd_cache: dict = dataclasses.field(default_factory=dict)
     out_type: Any = None
+    has_list: bool = False
 
     def __repr__(self):
         return f"<op {self.name}>"
@@ -162,6 +163,7 @@ def register(d: OpDef, *, method, function, inplace, out, namespace, aliases, me
     OPS[d.name] = d
     d.tensor_params = [p for p in d.params if p.kind != STATIC]
     d.static_params = [p for p in d.params if p.kind == STATIC]
+    d.has_list = any(p.kind == T_LIST for p in d.tensor_params)
     if len(d.returns) > 1 and any(d.returns):
         from .._namedtuple import return_type
         d.out_type = return_type(d.name.split(".")[-1], d.returns)
