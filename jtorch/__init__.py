@@ -26,7 +26,8 @@ from . import _surface  # noqa: E402
 
 _surface.install(globals())
 
-from . import autograd, linalg, fft, special  # noqa: E402,F401
+from . import autograd, linalg, fft, special, serialization  # noqa: E402,F401
+from .serialization import save, load  # noqa: E402
 from ._namedtuple import return_types  # noqa: E402,F401
 
 

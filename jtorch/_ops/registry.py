@@ -89,10 +89,19 @@ def _parse_default(text):
 
 def parse_schema(schema: str):
     """'add(Tensor input, Tensor other, *, Scalar alpha=1) -> Tensor' -> name, params, returns."""
-    m = re.match(r"^([\w.]+)\((.*)\)\s*(?:->\s*(.+))?$", schema.strip())
+    schema = schema.strip()
+    m = re.match(r"^([\w.]+)\(", schema)
     if not m:
         raise ValueError(f"bad schema {schema!r}")
-    name, args, ret = m.group(1), m.group(2), (m.group(3) or "Tensor").strip()
+    depth, end = 0, None
+    for i in range(m.end() - 1, len(schema)):  # the parenthesis matching the opening one
+        depth += {"(": 1, ")": -1}.get(schema[i], 0)
+        if depth == 0:
+            end = i
+            break
+    rest = schema[end + 1:].strip()
+    name, args = m.group(1), schema[m.end():end]
+    ret = rest[2:].strip() if rest.startswith("->") else "Tensor"
     params, kwonly = [], False
     for raw in _split_top(args):
         raw = raw.strip()
