@@ -207,7 +207,7 @@ class Tensor:
                 "a computed variable in a subgraph that doesn't require differentiation use "
                 "var_no_grad = var.detach().")
         if value and self.dtype._category < 2:
-            raise RuntimeError("only Tensors of floating point and complex dtype can require "
+            raise RuntimeError("only Tensors of floating point dtype can require "
                                "gradients")
         self._rg = bool(value)
 
@@ -297,7 +297,7 @@ class Tensor:
         if self.grad_fn is not None:
             raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf "
                                "tensors")
-        return self._grad_accumulator().register_hook(hook)
+        return self._grad_accumulator()._register_post_accumulate_hook(hook)
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         from .autograd import backward
@@ -368,6 +368,8 @@ class Tensor:
             self.grad_fn, self._output_nr, self._rg = node, result._output_nr, True
             if self._chain and self._base_t is not None:
                 self._record_copy_slices()
+            elif not self._chain:
+                self._st.grad_gen = self._st.gen  # views of this base re-derive their history
         return self
 
     def _edge_or_none(self):
@@ -392,9 +394,9 @@ class Tensor:
         base.grad_fn, base._output_nr, base._rg = node, 0, True
         st.grad_gen = st.gen
 
-    def _assign_out(self, result):
+    def _assign_out(self, result, opname="op"):
         if _STATE.grad_enabled and (result._rg or self._rg):
-            raise RuntimeError(f"{'add'}(): functions with out=... arguments don't support "
+            raise RuntimeError(f"{opname}(): functions with out=... arguments don't support "
                                "automatic differentiation, but one of the arguments requires "
                                "grad.")
         rd, sd = result.dtype, self.dtype

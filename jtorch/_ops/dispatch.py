@@ -273,7 +273,17 @@ def _diff_mask(d: OpDef, flat, struct):
 
 class _Plan:
     """Everything about a grad-recording call that depends only on its cache key."""
-    __slots__ = ("bwd", "saved_idx", "keep_result", "fwd")
+    __slots__ = ("bwd", "raw", "saved_idx", "keep_result", "fwd", "edge_pos", "graph_fns",
+                 "forward", "mask", "out_meta")
+
+
+def _edge_positions(d, struct, n_flat):
+    """Flat inputs that get an autograd edge: torch gives none to keyword-only tensors."""
+    kw = [p.name for p in d.tensor_params if p.kwonly]
+    if not kw:
+        return tuple(range(n_flat))
+    skip = _param_positions(d, struct, kw)
+    return tuple(i for i in range(n_flat) if i not in skip)
 
 
 def _call_with_grad(d, flat, arrays, statics, cd, struct, key, positions):
@@ -286,9 +296,6 @@ def _call_with_grad(d, flat, arrays, statics, cd, struct, key, positions):
         if d.view:
             _make_view(res, flat[0], d, statics)
         return res
-    edges = tuple(((v.grad_fn, v._output_nr) if v.grad_fn is not None
-                   else (v._grad_accumulator(), 0)) if m else (None, 0)
-                  for v, m in zip(flat, mask))
     in_meta = tuple((a.shape, a.dtype) if a is not None else None for a in arrays)
     pkey = (key, mask, in_meta)
     plan = d.bwd_cache.get(pkey)
@@ -297,11 +304,11 @@ def _call_with_grad(d, flat, arrays, statics, cd, struct, key, positions):
         if fn is None:
             fn = d.fwd_cache[key] = jax.jit(_forward(d, statics, cd, struct, positions))
         outs = fn(*arrays)
-        out_meta = _out_meta(outs)
         if plan is None:
-            plan = d.bwd_cache[pkey] = _Plan()
-            plan.bwd = _rule_backward(d, statics, cd, struct, mask, in_meta, out_meta,
-                                      positions)
+            plan = d.bwd_cache[pkey] = _new_plan(d, struct, len(flat), mask, _out_meta(outs))
+            plan.raw = _rule_backward(d, statics, cd, struct, mask, in_meta, plan.out_meta,
+                                      positions, plan.edge_pos)
+            plan.bwd = jax.jit(plan.raw)
             plan.saved_idx = _saved_positions(d, struct)
             plan.keep_result = d.saves is None or "result" in d.saves
         idx = plan.saved_idx
@@ -310,22 +317,50 @@ def _call_with_grad(d, flat, arrays, statics, cd, struct, key, positions):
         saved = _saved_versions(flat, idx)
     else:
         if plan is None:
-            plan = d.bwd_cache[pkey] = _Plan()
+            plan = d.bwd_cache[pkey] = _new_plan(d, struct, len(flat), mask, None)
             plan.fwd = _vjp_forward(d, statics, cd, struct, mask, positions)
-            plan.bwd = None
+            plan.forward = _forward(d, statics, cd, struct, positions)
         outs, vjp_fn, aux = plan.fwd(*arrays)
         outs = _merge_aux(outs, aux)
-        out_meta = _out_meta(outs)
         if plan.bwd is None:
-            plan.bwd = _vjp_backward(d, mask, out_meta)
+            plan.out_meta = _out_meta(outs)
+            plan.bwd = _vjp_backward(d, mask, plan.out_meta, plan.edge_pos)
         fast = _VjpFast(plan.bwd, vjp_fn)
         saved = _saved_versions(flat, None)
-    node = Node(d.node_name, edges, fast, None, saved, out_meta)
-    node.graph = _GraphBackward(d, statics, cd, struct, mask, positions, flat, in_meta, out_meta)
+    edges = tuple(((v.grad_fn, v._output_nr) if v.grad_fn is not None
+                   else (v._grad_accumulator(), 0)) if mask[i] else (None, 0)
+                  for i, v in ((i, flat[i]) for i in plan.edge_pos))
+    node = Node(d.node_name, edges, fast, None, saved, plan.out_meta)
+    graph = _GraphBackward(plan, flat, fast, arrays)
+    node.graph = graph
     res = _wrap_outputs(d, outs, node)
+    if d.grad is not None and d.saves is not None and "result" in d.saves:
+        graph.outputs = _remember_outputs(node, res)
     if d.view:
         _make_view(res, flat[0], d, statics)
     return res
+
+
+def _new_plan(d, struct, n_flat, mask, out_meta):
+    plan = _Plan()
+    plan.bwd = plan.raw = plan.fwd = plan.forward = None
+    plan.edge_pos = _edge_positions(d, struct, n_flat)
+    plan.graph_fns = {}
+    plan.mask = mask
+    plan.out_meta = out_meta
+    return plan
+
+
+def _remember_outputs(node, res):
+    """Saved results: version-checked, and weakly held for double backward (no cycles)."""
+    import weakref
+    outs = res if isinstance(res, tuple) else (res,)
+    refs = []
+    for r in outs:
+        if r.grad_fn is node:
+            node.save_output(r)
+        refs.append(weakref.ref(r))
+    return refs
 
 
 def _merge_aux(outs, aux):
@@ -407,7 +442,7 @@ def _unbroadcast(g, shape, dtype):
     return g
 
 
-def _rule_backward(d, statics, cd, struct, mask, in_meta, out_meta, positions):
+def _rule_backward(d, statics, cd, struct, mask, in_meta, out_meta, positions, edge_pos):
     kw = {p.name: v for p, v in zip(d.static_params, statics)}
     rule = d.grad
     np_dt = cd.np if cd is not None else None
@@ -426,9 +461,9 @@ def _rule_backward(d, statics, cd, struct, mask, in_meta, out_meta, positions):
         if not isinstance(grads, (tuple, list)):
             grads = (grads,)
         grads = _flatten_grads(grads, struct)
-        return [(_unbroadcast(gr, in_meta[i][0], in_meta[i][1]) if m and gr is not None
-                 else None) for i, (gr, m) in enumerate(zip(grads, mask))]
-    return jax.jit(bwd)
+        return [(_unbroadcast(grads[i], in_meta[i][0], in_meta[i][1])
+                 if mask[i] and grads[i] is not None else None) for i in edge_pos]
+    return bwd
 
 
 def _cast_or_meta(a, meta, np_dt):
@@ -486,10 +521,9 @@ def _vjp_forward(d, statics, cd, struct, mask, positions):
     return jax.jit(fv)
 
 
-def _vjp_backward(d, mask, out_meta):
+def _vjp_backward(d, mask, out_meta, edge_pos):
     single = len(out_meta) == 1
     diff_flags = tuple(jnp.issubdtype(dt, jnp.inexact) for _, dt in out_meta)
-    n_in = len(mask)
 
     def bwd(vjp_fn, gs):
         gs = _materialize(gs, out_meta)
@@ -498,7 +532,8 @@ def _vjp_backward(d, mask, out_meta):
         else:
             ct = tuple(g for g, fl in zip(gs, diff_flags) if fl)
         grads = iter(vjp_fn(ct))
-        return [next(grads) if m else None for m in mask[:n_in]]
+        full = [next(grads) if m else None for m in mask]
+        return [full[i] for i in edge_pos]
     return jax.jit(bwd)
 
 
@@ -513,60 +548,113 @@ class _VjpFast:
 
 
 class _GraphBackward:
-    """Backward as recorded jtorch ops (create_graph=True): a differentiable recompute."""
+    """Backward as recorded jtorch ops (create_graph=True), so it can be differentiated.
 
-    __slots__ = ("d", "statics", "cd", "struct", "mask", "positions", "inputs", "in_meta",
-                 "out_meta")
+    Ops with a rule run that rule on Tensors holding exactly what it saved (so a grad
+    that does not depend on the input does not require grad, as in torch); ops on the
+    generic path recompute their vjp from the inputs. Either way the pure function is
+    built once per plan and gradient pattern, so apply_jax's compile cache is reused.
+    """
 
-    def __init__(self, d, statics, cd, struct, mask, positions, flat, in_meta, out_meta):
-        self.d, self.statics, self.cd, self.struct, self.mask = d, statics, cd, struct, mask
-        self.positions, self.in_meta, self.out_meta = positions, in_meta, out_meta
-        self.inputs = [v if isinstance(v, Tensor) else v for v in flat]
+    __slots__ = ("plan", "inputs", "fast", "outputs", "arrays")
+
+    def __init__(self, plan, flat, fast, arrays):
+        self.plan, self.inputs, self.fast, self.outputs = plan, flat, fast, None
+        self.arrays = arrays
 
     def __call__(self, gs):
-        d, mask = self.d, self.mask
-        f = _forward(d, self.statics, self.cd, self.struct, self.positions)
-        n = len(self.inputs)
-        in_arrays_static = [None if isinstance(v, Tensor) else v for v in self.inputs]
-        out_meta = self.out_meta
-        single = len(out_meta) == 1
-        diff_flags = tuple(jnp.issubdtype(dt, jnp.inexact) for _, dt in out_meta)
-        tensor_pos = [i for i, v in enumerate(self.inputs) if isinstance(v, Tensor)]
-        g_pos = [i for i, g in enumerate(gs) if g is not None]
-
-        def pure(*args):
-            gvals = list(args[:len(g_pos)])
-            tvals = args[len(g_pos):]
-            full = list(in_arrays_static)
-            for p, v in zip(tensor_pos, tvals):
-                full[p] = v
-            for i, a in enumerate(full):
-                if a is not None and not hasattr(a, "shape"):
-                    full[i] = _scalar_array(a, self.cd if (self.cd is not None and
-                                                           i in self.positions)
-                                            else D.scalar_dtype(a))
-            diff = [a for a, m in zip(full, mask) if m]
-
-            def fn(*dargs):
-                it = iter(dargs)
-                res = f(*[next(it) if m else a for a, m in zip(full, mask)])
-                if isinstance(res, (tuple, list)):
-                    return tuple(o for o, fl in zip(res, diff_flags) if fl)
-                return res
-            _, vjp_fn = jax.vjp(fn, *diff)
-            gl = [None] * len(out_meta)
-            for p, v in zip(g_pos, gvals):
-                gl[p] = v
-            gl = _materialize(gl, out_meta)
-            ct = gl[0] if single else tuple(g for g, fl in zip(gl, diff_flags) if fl)
-            grads = iter(vjp_fn(ct))
-            return tuple(next(grads) if m else None for m in mask)
-
+        plan = self.plan
+        g_pos = tuple(i for i, g in enumerate(gs) if g is not None)
         g_tensors = [gs[i] for i in g_pos]
-        t_inputs = [self.inputs[i] for i in tensor_pos]
-        res = apply_jax(pure, [*g_tensors, *t_inputs], name=d.node_name.replace(
-            "Backward0", "BackwardBackward0"))
-        return list(res)
+        if plan.raw is not None:
+            return self._rule(plan, g_pos, g_tensors)
+        return self._recompute(plan, g_pos, g_tensors)
+
+    def _as_tensor(self, v, arr):
+        return v if isinstance(v, Tensor) else wrap(arr)
+
+    def _rule(self, plan, g_pos, g_tensors):
+        arrays = self.fast.arrays
+        saved_pos = tuple(i for i, a in enumerate(arrays) if a is not None)
+        out_refs = self.outputs
+        outs = None
+        if out_refs is not None:
+            outs_arr = self.fast.outs
+            outs_arr = outs_arr if isinstance(outs_arr, (tuple, list)) else (outs_arr,)
+            outs = [r() if r() is not None else wrap(a) for r, a in zip(out_refs, outs_arr)]
+        gkey = ("rule", g_pos, saved_pos, outs is not None)
+        pure = plan.graph_fns.get(gkey)
+        if pure is None:
+            pure = plan.graph_fns[gkey] = _rule_pure(plan, g_pos, saved_pos, outs is not None,
+                                                     len(arrays))
+        tensors = [*g_tensors, *(self._as_tensor(self.inputs[i], arrays[i]) for i in saved_pos),
+                   *(outs or ())]
+        return list(apply_jax(pure, tensors, name=_double_name(self)))
+
+    def _recompute(self, plan, g_pos, g_tensors):
+        arrays = self.arrays
+        present = tuple(i for i, a in enumerate(arrays) if a is not None)
+        gkey = ("vjp", g_pos, present)
+        pure = plan.graph_fns.get(gkey)
+        if pure is None:
+            pure = plan.graph_fns[gkey] = _vjp_pure(plan, g_pos, present, len(arrays))
+        tensors = [*g_tensors, *(self._as_tensor(self.inputs[i], arrays[i]) for i in present)]
+        return list(apply_jax(pure, tensors, name=_double_name(self)))
+
+
+def _double_name(graph):
+    return "BackwardBackward"
+
+
+def _rule_pure(plan, g_pos, saved_pos, with_outs, n_flat):
+    n_out = len(plan.out_meta)
+    raw = plan.raw
+
+    def pure(*args):
+        k = len(g_pos)
+        gl = [None] * n_out
+        for p, v in zip(g_pos, args[:k]):
+            gl[p] = v
+        arrays = [None] * n_flat
+        for p, v in zip(saved_pos, args[k:k + len(saved_pos)]):
+            arrays[p] = v
+        outs = None
+        if with_outs:
+            outs = tuple(args[k + len(saved_pos):])
+            outs = outs[0] if n_out == 1 else outs
+        return tuple(raw(gl, arrays, outs))
+    return pure
+
+
+def _vjp_pure(plan, g_pos, present, n_flat):
+    f, mask, out_meta = plan.forward, plan.mask, plan.out_meta
+    single = len(out_meta) == 1
+    diff_flags = tuple(jnp.issubdtype(dt, jnp.inexact) for _, dt in out_meta)
+    edge_pos = plan.edge_pos
+
+    def pure(*args):
+        k = len(g_pos)
+        full = [None] * n_flat
+        for p, v in zip(present, args[k:]):
+            full[p] = v
+        diff = [a for a, m in zip(full, mask) if m]
+
+        def fn(*dargs):
+            it = iter(dargs)
+            res = f(*[next(it) if m else a for a, m in zip(full, mask)])
+            if isinstance(res, (tuple, list)):
+                return tuple(o for o, fl in zip(res, diff_flags) if fl)
+            return res
+        _, vjp_fn = jax.vjp(fn, *diff)
+        gl = [None] * len(out_meta)
+        for p, v in zip(g_pos, args[:k]):
+            gl[p] = v
+        gl = _materialize(gl, out_meta)
+        ct = gl[0] if single else tuple(g for g, fl in zip(gl, diff_flags) if fl)
+        grads = iter(vjp_fn(ct))
+        full_g = [next(grads) if m else None for m in mask]
+        return tuple(full_g[i] for i in edge_pos)
+    return pure
 
 
 # ------------------------------------------------------------------------------ generic
@@ -683,11 +771,11 @@ def _write_out(d, result, out):
         if not isinstance(out, (tuple, list)) or len(out) != len(result):
             raise TypeError(f"{d.name}(): argument 'out' must be tuple of {len(result)} Tensors")
         for o, r in zip(out, result):
-            o._assign_out(r)
+            o._assign_out(r, d.name)
         return type(result)(*out) if hasattr(result, "_fields") else tuple(out)
     if not isinstance(out, Tensor):
         raise TypeError(f"{d.name}(): argument 'out' must be Tensor, not {type(out).__name__}")
-    out._assign_out(result)
+    out._assign_out(result, d.name)
     return out
 
 

@@ -1,7 +1,8 @@
 """torch.autograd: backward/grad over the tape in graph.py, run by engine.py."""
 from __future__ import annotations
 
-from . import grad_mode, graph  # noqa: F401
+from . import anomaly_mode, grad_mode, graph  # noqa: F401
+from .anomaly_mode import detect_anomaly, set_detect_anomaly  # noqa: F401
 from .grad_mode import (  # noqa: F401
     enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled,
 )
@@ -16,6 +17,18 @@ def _as_list(x):
     return list(x)
 
 
+_ONES: dict = {}
+
+
+def _ones(dtype):
+    """The implicit scalar seed gradient (cached: arrays are immutable)."""
+    g = _ONES.get(dtype)
+    if g is None:
+        import jax.numpy as jnp
+        g = _ONES[dtype] = jnp.ones((), dtype)
+    return g
+
+
 def _make_grads(outputs, grad_outputs):
     from .._tensor import Tensor
     import jax.numpy as jnp
@@ -26,21 +39,23 @@ def _make_grads(outputs, grad_outputs):
             if not out.requires_grad:
                 raise RuntimeError(f"element {i} of tensors does not require grad and does not "
                                    "have a grad_fn")
-            if out.numel() != 1:
+            if out._value.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
             if not out.dtype.is_floating_point and not out.dtype.is_complex:
                 raise RuntimeError(f"grad can be implicitly created only for real scalar "
                                    f"outputs but got {out.dtype}")
-            grads.append(jnp.ones(out.shape, out._value.dtype))
+            grads.append(_ones(out._value.dtype) if out.ndim == 0 else
+                         jnp.ones(out.shape, out._value.dtype))
+        elif isinstance(g, Tensor):
+            if g.shape != out.shape:
+                raise RuntimeError(
+                    f"Mismatch in shape: grad_output[{i}] has a shape of {g.shape} and "
+                    f"output[{i}] has a shape of {out.shape}.")
+            if g.dtype is not out.dtype:
+                g = g.to(out.dtype)
+            grads.append(g)
         else:
-            if isinstance(g, Tensor):
-                if g.shape != out.shape:
-                    raise RuntimeError(
-                        f"Mismatch in shape: grad_output[{i}] has a shape of {g.shape} and "
-                        f"output[{i}] has a shape of {out.shape}.")
-                grads.append(g)
-            else:
-                grads.append(jnp.full(out.shape, g, out._value.dtype))
+            raise TypeError(f"grad_outputs must be Tensors or None, got {type(g).__name__}")
     return grads
 
 
@@ -54,7 +69,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,
         retain_graph = create_graph
     inputs = _as_list(inputs)
     if inputs is not None and len(inputs) == 0:
-        raise RuntimeError("'inputs' argument to backward() cannot be empty.")
+        raise RuntimeError("`inputs` argument to `backward()` cannot be empty.")
     grads = _make_grads(tensors, grad_tensors)
     run_backward(tensors, grads, retain_graph=retain_graph, create_graph=create_graph,
                  inputs=inputs, accumulate=True)
@@ -63,6 +78,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
          only_inputs=True, allow_unused=None, is_grads_batched=False, materialize_grads=False):
     """d(outputs)/d(inputs), returned rather than accumulated."""
+    import jax.numpy as jnp
     from .engine import run_backward
     from .._tensor import Tensor
     if is_grads_batched:
@@ -72,10 +88,15 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     outputs = _as_list(outputs)
     inputs = _as_list(inputs)
     grad_outputs = _as_list(grad_outputs)
+    if materialize_grads and allow_unused is False:
+        raise ValueError("Expected allow_unused to be True or not passed when "
+                         "materialize_grads=True, but got: allow_unused=False.")
     if allow_unused is None:
         allow_unused = materialize_grads
     if retain_graph is None:
         retain_graph = create_graph
+    if len(inputs) == 0:
+        raise RuntimeError("`inputs` argument to `grad()` cannot be empty.")
     for i, t in enumerate(inputs):
         if not t.requires_grad:
             raise RuntimeError("One of the differentiated Tensors does not require grad")
@@ -83,21 +104,20 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     res = run_backward(outputs, grads, retain_graph=retain_graph, create_graph=create_graph,
                        inputs=inputs, accumulate=False, allow_unused=allow_unused)
     if materialize_grads:
-        from .. import zeros_like
-        res = [zeros_like(t) if g is None else g for g, t in zip(res, inputs)]
+        from .._tensor import wrap
+        res = [wrap(jnp.zeros(t.shape, t._value.dtype)) if g is None else g
+               for g, t in zip(res, inputs)]
     return tuple(res)
 
 
+from . import function, functional  # noqa: E402,F401
+from .function import (  # noqa: E402,F401
+    Function, FunctionCtx, InplaceFunction, once_differentiable,
+)
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: E402,F401
+
+
 def __getattr__(name):
-    if name in ("Function", "function", "once_differentiable"):
-        from . import function
-        return getattr(function, name) if name != "function" else function
-    if name in ("functional",):
-        from . import functional
-        return functional
-    if name in ("gradcheck", "gradgradcheck"):
-        from . import gradcheck as gc
-        return getattr(gc, name)
     if name.startswith("__"):
         raise AttributeError(name)
     from .._errors import missing

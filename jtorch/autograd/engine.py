@@ -1,26 +1,29 @@
-"""The backward engine: a topological walk over Nodes from the roots.
+"""The backward engine: a walk over Nodes from the roots, newest node first.
 
 Gradients are arrays, or Tensors when create_graph=True (so the backward pass is
-itself recorded on the tape and can be differentiated again).
+itself recorded on the tape and can be differentiated again). Each node's buffer
+is a list with one slot per node output; a node runs once all the nodes that feed
+it have run (in-degree counting), like torch's engine.
 """
 from __future__ import annotations
 
-from collections import deque
+from heapq import heappop, heappush
 
 import jax
 import jax.numpy as jnp
 
-from . import grad_mode
+from . import anomaly_mode, grad_mode
 from .graph import AccumulateGrad
 
 _add = jax.jit(jnp.add)
+_ANOMALY = anomaly_mode.STATE
 
 
 def _edge(t):
     """(node, output_nr) where gradient for tensor t enters the graph."""
     if t.grad_fn is not None:
         return t.grad_fn, t._output_nr
-    if t.requires_grad:
+    if t._rg:
         return t._grad_accumulator(), 0
     return None, 0
 
@@ -30,171 +33,241 @@ def _sum(a, b):
         return b
     if b is None:
         return a
-    if isinstance(a, jax.Array) or not hasattr(a, "_value"):
+    if isinstance(a, jax.Array) and isinstance(b, jax.Array):
         return _add(a, b)
-    return a + b
+    return _to_tensor(a) + _to_tensor(b)
 
 
 def _to_tensor(g):
     from .._tensor import Tensor, wrap
-    return g if isinstance(g, Tensor) or g is None else wrap(g)
+    return g if g is None or isinstance(g, Tensor) else wrap(g)
 
 
 def _to_grad(g, create_graph):
+    """Engine representation of a gradient: an array, or a Tensor under create_graph."""
     if g is None:
         return None
-    from .._tensor import Tensor
+    from .._tensor import Tensor, wrap
     if create_graph:
-        return g if isinstance(g, Tensor) else _to_tensor(g)
+        return g if isinstance(g, Tensor) else wrap(g)
     return g._value if isinstance(g, Tensor) else g
+
+
+def _n_out(node):
+    return len(node.out_meta) or 1
 
 
 def run_backward(roots, root_grads, *, retain_graph=False, create_graph=False, inputs=None,
                  accumulate=True, allow_unused=False):
     """Runs backward from `roots`; returns the grads of `inputs` when accumulate=False."""
-    edges, grads0 = [], []
+    buffers = {}
+    starts = []
     for i, (t, g) in enumerate(zip(roots, root_grads)):
         node, nr = _edge(t)
         if node is None:
             raise RuntimeError(f"element {i} of tensors does not require grad and does not "
                                "have a grad_fn")
-        edges.append((node, nr))
-        grads0.append(_to_grad(g, create_graph))
+        buf = buffers.get(node)
+        if buf is None:
+            buf = buffers[node] = [None] * _n_out(node)
+            starts.append(node)
+        buf[nr] = _sum(buf[nr], _to_grad(g, create_graph))
 
-    targets = {}
+    targets = None
     if inputs is not None:
+        targets = {}
         for i, t in enumerate(inputs):
             node, nr = _edge(t)
             if node is None:
                 raise RuntimeError("One of the differentiated Tensors does not require grad")
-            targets.setdefault((node, nr), []).append(i)
+            targets.setdefault(node, []).append((nr, i))
+    deps, needed = _plan(starts, targets)
+    captured = [None] * len(inputs) if inputs is not None else None
 
-    deps, needed = _dependencies([n for n, _ in edges], targets if inputs is not None else None)
-    buffers = {}
-    for (node, nr), g in zip(edges, grads0):
-        buf = buffers.setdefault(node, {})
-        buf[nr] = _sum(buf.get(nr), g)
-
-    captured = [None] * (len(inputs) if inputs is not None else 0)
-    ready = deque(n for n in dict.fromkeys(n for n, _ in edges) if deps.get(n, 0) == 0)
+    heap = [(n.seq, n) for n in starts if deps.get(n, 0) == 0 and
+            (needed is None or n in needed)]
+    heap.sort()
+    check_nan = _ANOMALY.enabled and _ANOMALY.check_nan
     with grad_mode.set_grad_enabled(create_graph):
-        while ready:
-            node = ready.popleft()
-            grads = buffers.pop(node, {})
-            _run_tensor_hooks(node, grads, create_graph)
-            for (nr, g) in grads.items():
-                for i in targets.get((node, nr), ()):
-                    captured[i] = g
-            out = _run_node(node, grads, retain_graph, create_graph, accumulate, targets, inputs)
+        while heap:
+            node = heappop(heap)[1]
+            glist = buffers.pop(node, None)
+            if glist is None:
+                glist = [None] * _n_out(node)
+            if node._tensor_hooks is not None or node._retained is not None:
+                _run_tensor_hooks(node, glist, create_graph)
+            if targets is not None:
+                tg = targets.get(node)
+                if tg is not None:
+                    for nr, i in tg:
+                        g = glist[nr]
+                        if accumulate and g is not None and not isinstance(node, AccumulateGrad):
+                            inputs[i]._accumulate_grad(g, create_graph)
+                        captured[i] = g
+                    if not _executes(node, needed, accumulate):
+                        continue
+            if type(node) is AccumulateGrad:
+                if accumulate:
+                    _accumulate(node, glist[0], create_graph)
+                continue
+            if node._pre_hooks or node._hooks or check_nan or create_graph:
+                out = _run_node(node, glist, create_graph, check_nan)
+            else:  # the hot path, inlined
+                if node.released or node.saved or node.saved_out is not None:
+                    node.check_saved()
+                for g in glist:
+                    if g is not None:
+                        out = node.fast(glist)
+                        break
+                else:
+                    out = [None] * len(node.next_functions)
+            if not retain_graph and (node.saved or node.saved_out is not None
+                                     or node.graph is not None):
+                node.release()
             for (nxt, nr), g in zip(node.next_functions, out):
-                if nxt is None:
-                    continue
-                if needed is not None and nxt not in needed:
+                if nxt is None or (needed is not None and nxt not in needed):
                     continue
                 if g is not None:
-                    buf = buffers.setdefault(nxt, {})
-                    buf[nr] = _sum(buf.get(nr), g)
-                deps[nxt] -= 1
-                if deps[nxt] == 0:
-                    ready.append(nxt)
+                    buf = buffers.get(nxt)
+                    if buf is None:
+                        buf = buffers[nxt] = [None] * _n_out(nxt)
+                    prev = buf[nr]
+                    buf[nr] = g if prev is None else _sum(prev, g)
+                d = deps[nxt] - 1
+                deps[nxt] = d
+                if d == 0:
+                    heappush(heap, (nxt.seq, nxt))
 
-    if inputs is None or accumulate:
+    if accumulate or inputs is None:
         return None
     result = []
     for i, g in enumerate(captured):
         if g is None and not allow_unused:
-            raise RuntimeError("One of the differentiated Tensors appears to not have been used "
-                               "in the graph. Set allow_unused=True if this is the desired "
+            raise RuntimeError(f"The differentiated Tensor at index {i} appears to not have been "
+                               "used in the graph. Set allow_unused=True if this is the desired "
                                "behavior.")
-        result.append(_to_tensor(g) if g is not None else None)
+        result.append(_to_tensor(g))
     return result
 
 
-def _dependencies(starts, targets):
-    """In-degree of each node reachable from starts; with targets, the nodes that lead there."""
-    deps, seen, order = {}, set(starts), list(starts)
-    stack = list(starts)
-    while stack:
-        node = stack.pop()
-        for nxt, _ in node.next_functions:
-            if nxt is None:
-                continue
-            deps[nxt] = deps.get(nxt, 0) + 1
-            if nxt not in seen:
-                seen.add(nxt)
-                order.append(nxt)
-                stack.append(nxt)
-    if targets is None:
-        return deps, None
-    target_nodes = {n for n, _ in targets}
-    needed = set()  # nodes from which a target is reachable: a fixed point over `order`
-    changed = True
-    while changed:
-        changed = False
-        for node in order:
-            if node in needed:
-                continue
-            if node in target_nodes or any(n in needed for n, _ in node.next_functions if n):
-                needed.add(node)
-                changed = True
-    # dependencies only count edges between needed nodes
+def _executes(node, needed, accumulate):
+    """A target runs only if it leads to another target (or is a leaf being accumulated)."""
+    if type(node) is AccumulateGrad:
+        return accumulate
+    return any(n is not None and n in needed for n, _ in node.next_functions)
+
+
+def _plan(starts, targets):
+    """In-degree of every node reachable from `starts`; with targets, the set of nodes
+    from which some target is reachable (only those run)."""
     deps = {}
-    for node in order:
-        if node not in needed:
+    if targets is None:
+        stack = list(starts)
+        seen = set(starts)
+        while stack:
+            for nxt, _ in stack.pop().next_functions:
+                if nxt is None:
+                    continue
+                if nxt in seen:
+                    deps[nxt] = deps.get(nxt, 0) + 1
+                else:
+                    deps[nxt] = 1
+                    seen.add(nxt)
+                    stack.append(nxt)
+        return deps, None
+    # post-order DFS: children finish before parents, so `needed` is one pass
+    needed = set()
+    seen = set()
+    for s in starts:
+        if s in seen:
             continue
-        for nxt, _ in node.next_functions:
-            if nxt is not None and nxt in needed:
+        seen.add(s)
+        stack = [(s, iter(s.next_functions))]
+        while stack:
+            node, it = stack[-1]
+            for nxt, _ in it:
+                if nxt is None:
+                    continue
                 deps[nxt] = deps.get(nxt, 0) + 1
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append((nxt, iter(nxt.next_functions)))
+                    break
+            else:
+                stack.pop()
+                if node in targets or any(n is not None and n in needed
+                                          for n, _ in node.next_functions):
+                    needed.add(node)
     return deps, needed
 
 
-def _run_tensor_hooks(node, grads, create_graph):
+def _run_tensor_hooks(node, glist, create_graph):
+    """Tensor hooks (may replace the gradient), then retain_grad (always last)."""
     if node._tensor_hooks:
         for nr, hooks in node._tensor_hooks.items():
-            if nr not in grads or grads[nr] is None:
+            if glist[nr] is None:
                 continue
-            for hook in list(hooks.values()):
-                res = hook(_to_tensor(grads[nr]))
+            for hook in tuple(hooks.values()):
+                res = hook(_to_tensor(glist[nr]))
                 if res is not None:
-                    grads[nr] = _to_grad(res, create_graph)
+                    glist[nr] = _to_grad(res, create_graph)
     if node._retained:
         for nr, ref in node._retained.items():
             t = ref()
-            if t is not None and grads.get(nr) is not None:
-                g = _to_tensor(grads[nr])
-                t.grad = g if create_graph else g.detach()
+            g = glist[nr]
+            if t is None or g is None:
+                continue
+            g = _to_tensor(g)
+            if not create_graph:
+                g = g.detach()
+            if t._grad is None:
+                t._grad = g
+            else:
+                t._grad = t._grad + g
 
 
-def _run_node(node, grads, retain_graph, create_graph, accumulate, targets, inputs):
-    if isinstance(node, AccumulateGrad):
-        g = grads.get(0)
-        var = node.variable()
-        if accumulate and g is not None and var is not None and (
-                inputs is None or (node, 0) in targets):
-            var._accumulate_grad(g, create_graph)
-            if node._hooks:
-                for hook in list(node._hooks.values()):
-                    hook(var)
-        return ()
-    n_out = len(node.out_meta)
-    glist = [grads.get(i) for i in range(n_out)]
+def _accumulate(node, g, create_graph):
+    var = node.variable()
+    if g is None or var is None:
+        return
+    var._accumulate_grad(g, create_graph)
+    if node._post_hooks:
+        for hook in tuple(node._post_hooks.values()):
+            hook(var)
+
+
+def _run_node(node, glist, create_graph, check_nan):
     if node._pre_hooks:
-        for hook in list(node._pre_hooks.values()):
+        for hook in tuple(node._pre_hooks.values()):
             res = hook(tuple(_to_tensor(g) for g in glist))
             if res is not None:
-                glist = [_to_grad(g, create_graph) for g in res]
-    node.check_saved()
-    if all(g is None for g in glist):
-        out = [None] * len(node.next_functions)
-    elif create_graph:
-        out = node.graph(glist)
+                glist = _check_hook_result(hook, res, len(glist), create_graph)
+    if node.released or node.saved or node.saved_out is not None:
+        node.check_saved()
+    for g in glist:
+        if g is not None:
+            out = node.graph(glist) if create_graph else node.fast(glist)
+            break
     else:
-        out = node.fast(glist)
+        out = [None] * len(node.next_functions)
     if node._hooks:
-        for hook in list(node._hooks.values()):
+        for hook in tuple(node._hooks.values()):
             res = hook(tuple(_to_tensor(g) for g in out), tuple(_to_tensor(g) for g in glist))
             if res is not None:
-                out = [_to_grad(g, create_graph) for g in res]
-    if not retain_graph:
-        node.release()
+                out = _check_hook_result(hook, res, len(out), create_graph)
+    if check_nan:
+        for i, g in enumerate(out):
+            if g is not None and bool(jnp.isnan(_to_grad(g, False)).any()):
+                raise RuntimeError(f"Function '{node.name()}' returned nan values in its "
+                                   f"{i}th output.")
     return out
+
+
+def _check_hook_result(hook, res, n, create_graph):
+    if not isinstance(res, (tuple, list)):
+        res = (res,)
+    if len(res) != n:
+        name = getattr(hook, "__name__", repr(hook))
+        raise RuntimeError(f"hook '{name}' has returned an incorrect number of values (got "
+                           f"{len(res)}, but expected {n})")
+    return [_to_grad(g, create_graph) for g in res]
