@@ -38,13 +38,14 @@ def _replay_one(key):
     from compat_tests import opinfo_replay as rp
     from compat_tests.opinfo_scope import family
     op = OPS[key]
+    start = time.time()
     try:
         api = rp.resolve(op, rp.target_lib()).api
         fwd, grad = rp.replay_forward(op, N), rp.replay_gradient(op, N)
     except Exception as exc:  # e.g. jtorch fails to import: every op reports it
         api, fwd = op.name, rp.Result("fail", rp.error_message(exc))
         grad = rp.Result("fail" if rp.gradient_applicable(op) else "n/a", fwd.message)
-    return key, family(op.name), api, vars(fwd), vars(grad)
+    return key, family(op.name), api, vars(fwd), vars(grad), time.time() - start
 
 
 def _cell(text):
@@ -105,12 +106,15 @@ def write_report(rows, out_of_scope, lib_line, args, elapsed):
     lines += ["", "## Per op", "",
               "| OpInfo | family | API | forward | gradient | first failure |",
               "|---|---|---|---|---|---|"]
-    for key, fam, api, fwd, grad in rows:
+    for key, fam, api, fwd, grad, _ in rows:
         msg = next((m for m in (fwd["message"], grad["message"]) if m), "")
         if grad["status"] == "n/a" and msg == grad["message"]:
             msg = ""
         lines.append(f"| `{key}` | {fam} | `{_cell(api)}` | {MARK[fwd['status']]} | "
                      f"{MARK[grad['status']]} | {_cell(msg)} |")
+    slowest = sorted(rows, key=lambda r: -r[5])[:10]
+    lines += ["", "## Slowest ops (seconds, forward + gradient)", "",
+              ", ".join(f"`{r[0]}` {r[5]:.1f}" for r in slowest)]
     lines += ["", "## Out of scope", "", "| OpInfo | reason |", "|---|---|"]
     lines += [f"| `{key}` | {_cell(reason)} |" for key, reason in out_of_scope]
     with open(args.output, "w") as f:
