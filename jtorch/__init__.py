@@ -15,6 +15,10 @@ from ._dtype import (  # noqa: E402
     promote_types, result_type, can_cast, get_default_dtype, set_default_dtype,
 )
 from ._device import device  # noqa: E402
+from ._formats import (  # noqa: E402,F401
+    memory_format, layout, contiguous_format, preserve_format, channels_last, channels_last_3d,
+    strided, sparse_coo,
+)
 from ._tensor import Tensor, Size  # noqa: E402
 from .autograd.grad_mode import (  # noqa: E402
     no_grad, enable_grad, set_grad_enabled, inference_mode, is_grad_enabled,

@@ -179,7 +179,10 @@ class Tensor:
     is_meta = False
     is_mkldnn = False
     is_nested = False
-    layout = "torch.strided"
+    @property
+    def layout(self):
+        from ._formats import strided
+        return strided
 
     def is_floating_point(self):
         return self.dtype.is_floating_point

@@ -531,10 +531,19 @@ def _vjp_backward(d, mask, out_meta, edge_pos):
             ct = gs[0]
         else:
             ct = tuple(g for g, fl in zip(gs, diff_flags) if fl)
-        grads = iter(vjp_fn(ct))
-        full = [next(grads) if m else None for m in mask]
+        grads = iter(vjp_fn(_conj_tree(ct)))
+        full = [_conj(next(grads)) if m else None for m in mask]
         return [full[i] for i in edge_pos]
     return jax.jit(bwd)
+
+
+def _conj(x):
+    """torch's complex gradients are the conjugates of JAX's cotangents."""
+    return jnp.conj(x) if x is not None and jnp.iscomplexobj(x) else x
+
+
+def _conj_tree(ct):
+    return tuple(_conj(c) for c in ct) if isinstance(ct, tuple) else _conj(ct)
 
 
 class _VjpFast:
@@ -651,8 +660,8 @@ def _vjp_pure(plan, g_pos, present, n_flat):
             gl[p] = v
         gl = _materialize(gl, out_meta)
         ct = gl[0] if single else tuple(g for g, fl in zip(gl, diff_flags) if fl)
-        grads = iter(vjp_fn(ct))
-        full_g = [next(grads) if m else None for m in mask]
+        grads = iter(vjp_fn(_conj_tree(ct)))
+        full_g = [_conj(next(grads)) if m else None for m in mask]
         return tuple(full_g[i] for i in edge_pos)
     return pure
 
@@ -720,8 +729,8 @@ class _ApplyEntry:
 def _apply_backward(mask, out_meta):
     def b(vjp, gs):
         gs = _materialize(gs, out_meta)
-        grads = iter(vjp(tuple(gs)))
-        return [next(grads) if m else None for m in mask]
+        grads = iter(vjp(_conj_tree(tuple(gs))))
+        return [_conj(next(grads)) if m else None for m in mask]
     return jax.jit(b)
 
 
@@ -749,8 +758,8 @@ class _ApplyGraph:
                 gl = [None] * len(out_meta)
                 for p, v in zip(g_pos, gvals):
                     gl[p] = v
-                grads = iter(vjp(tuple(_materialize(gl, out_meta))))
-                return tuple(next(grads) if m else None for m in mask)
+                grads = iter(vjp(_conj_tree(tuple(_materialize(gl, out_meta)))))
+                return tuple(_conj(next(grads)) if m else None for m in mask)
             _APPLY_CACHE[key] = pure
         return list(apply_jax(pure, [*[gs[i] for i in g_pos], *self.tensors],
                               name="JaxFunctionBackwardBackward"))

@@ -158,7 +158,7 @@ class AccumulateGrad(Node):
         super().__init__("AccumulateGrad", (), None)
         self.variable = variable
         self._post_hooks = None
-        self.seq = -(1 << 62)  # sinks run as soon as they are ready
+        self.seq = -(1 << 62) - next(_seq)  # sinks run as soon as they are ready (unique: no ties)
 
     def _register_post_accumulate_hook(self, fn):
         if self._post_hooks is None:
