@@ -97,7 +97,14 @@ class Tensor:
         st = self._st
         if self._chain:
             from ._ops.dispatch import scatter_fn
-            fn, _ = scatter_fn(self._chain, tuple(st.arr.shape))
+            from ._ops.views import _has_overlap
+            base_shape = tuple(st.arr.shape)
+            if _has_overlap(self._chain, base_shape):
+                raise RuntimeError(
+                    "unsupported operation: more than one element of the written-to tensor "
+                    "refers to a single memory location. Please clone() the tensor before "
+                    "performing the operation.")
+            fn, _ = scatter_fn(self._chain, base_shape)
             st.arr = fn(st.arr, new)
             st.gen += 1
             self._arr = new
@@ -361,13 +368,13 @@ class Tensor:
                 raise RuntimeError(f"result type {D.type_name(rd)} can't be cast to the desired "
                                    f"output type {D.type_name(sd)}")
             result = result.to(sd)
-        old_version = self._vc[0]
         old_edge = self._edge_or_none()
         self._write(result._value)
         if result.grad_fn is not None:
             node = result.grad_fn
-            node.saved = tuple((t, v + 1 if (t is self and v == old_version) else v)
-                               for t, v in node.saved)
+            # the node closed over self's pre-write array, so (like torch, which saves the
+            # original self) it does not version-check self afterwards
+            node.saved = tuple((t, v) for t, v in node.saved if t is not self)
             self.grad_fn, self._output_nr, self._rg = node, result._output_nr, True
             if self._chain and self._base_t is not None:
                 self._record_copy_slices()

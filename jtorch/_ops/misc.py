@@ -162,11 +162,32 @@ def cuda(self, device=None, non_blocking=False, memory_format=None):
               if not isinstance(device, (str, _device.device)) else device)
 
 
-@method("contiguous")
-def contiguous(self, memory_format=None):
-    return self
-
-
 @method("is_contiguous")
 def is_contiguous(self, memory_format=None):
-    return True
+    """Roots are dense row-major; a view is contiguous when its strides say so (torch's rule:
+    size-1 dims don't matter)."""
+    if not self._chain:
+        return True
+    from .views import _contiguous_strides, _strides
+    expected = _contiguous_strides(tuple(self.shape))
+    return all(n <= 1 or a == b for n, a, b in zip(self.shape, _strides(self), expected))
+
+
+@method("contiguous")
+def contiguous(self, memory_format=None):
+    return self if is_contiguous(self) else self.clone()
+
+
+@method("stride")
+def stride(self, dim=None):
+    from .views import _strides
+    st = _strides(self)
+    return st if dim is None else st[dim]
+
+
+@method("storage_offset")
+def storage_offset(self):
+    if not self._chain or self.numel() == 0:
+        return 0
+    from .dispatch import scatter_fn
+    return int(scatter_fn(self._chain, tuple(self._st.arr.shape))[1].min())
