@@ -309,7 +309,7 @@ def _call_with_grad(d, flat, arrays, statics, cd, struct, key, positions):
             plan.raw = _rule_backward(d, statics, cd, struct, mask, in_meta, plan.out_meta,
                                       positions, plan.edge_pos)
             plan.bwd = jax.jit(plan.raw)
-            plan.saved_idx = _saved_positions(d, struct)
+            plan.saved_idx = _saved_positions(d, struct, mask)
             plan.keep_result = d.saves is None or "result" in d.saves
         idx = plan.saved_idx
         keep = arrays if idx is None else [a if i in idx else None for i, a in enumerate(arrays)]
@@ -334,7 +334,7 @@ def _call_with_grad(d, flat, arrays, statics, cd, struct, key, positions):
     graph = _GraphBackward(plan, flat, fast, arrays)
     node.graph = graph
     res = _wrap_outputs(d, outs, node)
-    if d.grad is not None and d.saves is not None and "result" in d.saves:
+    if plan.keep_result and d.saves is not None and "result" in d.saves:
         graph.outputs = _remember_outputs(node, res)
     if d.view:
         _make_view(res, flat[0], d, statics)
@@ -344,6 +344,7 @@ def _call_with_grad(d, flat, arrays, statics, cd, struct, key, positions):
 def _new_plan(d, struct, n_flat, mask, out_meta):
     plan = _Plan()
     plan.bwd = plan.raw = plan.fwd = plan.forward = None
+    plan.keep_result = False
     plan.edge_pos = _edge_positions(d, struct, n_flat)
     plan.graph_fns = {}
     plan.mask = mask
@@ -397,8 +398,20 @@ def _param_positions(d, struct, names):
     return pos
 
 
-def _saved_positions(d, struct):
-    return None if d.saves is None else _param_positions(d, struct, d.saves)
+def _saved_positions(d, struct, mask=None):
+    """Inputs the rule reads. `saves` may map a param to the params whose gradient needs
+    it (mul: `input` is needed only when `other` requires grad), as torch saves lazily."""
+    saves = d.saves
+    if saves is None:
+        return None
+    if isinstance(saves, dict):
+        needing = set()
+        for name, consumers in saves.items():
+            if name == "result" or any(i in _param_positions(d, struct, consumers) and mask[i]
+                                       for i in range(len(mask))):
+                needing.add(name)
+        saves = tuple(needing)
+    return _param_positions(d, struct, saves)
 
 
 def _saved_versions(flat, idx):
@@ -448,10 +461,11 @@ def _rule_backward(d, statics, cd, struct, mask, in_meta, out_meta, positions, e
     np_dt = cd.np if cd is not None else None
     cast = set(positions) if cd is not None else set()
     single = len(out_meta) == 1
+    lazy = isinstance(d.saves, dict)
 
     def bwd(gs, arrays, outs):
         gs = _materialize(gs, out_meta)
-        arrays = [_cast_or_meta(a, in_meta[i], np_dt if i in cast else None)
+        arrays = [_cast_or_meta(a, in_meta[i], np_dt if i in cast else None, lazy)
                   for i, a in enumerate(arrays)]
         if outs is None:
             outs = tuple(jax.ShapeDtypeStruct(s, dt) for s, dt in out_meta)
@@ -466,12 +480,16 @@ def _rule_backward(d, statics, cd, struct, mask, in_meta, out_meta, positions, e
     return bwd
 
 
-def _cast_or_meta(a, meta, np_dt):
-    """Inputs a rule did not save arrive as shape/dtype stand-ins (x.shape still works)."""
+def _cast_or_meta(a, meta, np_dt, lazy=False):
+    """Inputs a rule did not save arrive as shape/dtype stand-ins (x.shape still works).
+
+    With lazy (dict) saves the rule also computes gradients nobody asked for; those read
+    zeros and XLA drops them, since only the requested gradients are returned."""
     if a is None:
         if meta is None:
             return None
-        return jax.ShapeDtypeStruct(meta[0], np_dt if np_dt is not None else meta[1])
+        dt = np_dt if np_dt is not None else meta[1]
+        return jnp.zeros(meta[0], dt) if lazy else jax.ShapeDtypeStruct(meta[0], dt)
     if np_dt is not None and a.dtype != np_dt:
         return a.astype(np_dt)
     return a

@@ -128,7 +128,7 @@ def rsub(x, y, alpha=None):
 
 
 @op("mul(Tensor input, Tensor other) -> Tensor", inplace=True, out=True, aliases=("multiply",),
-    grad=lambda g, out, x, y: (g * _c(y), g * _c(x)))
+    saves={"input": ("other",), "other": ("input",)}, grad=lambda g, out, x, y: (g * _c(y), g * _c(x)))
 def mul(x, y):
     return x * y
 
