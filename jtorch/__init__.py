@@ -7,7 +7,8 @@ import jax as _jax
 
 _jax.config.update("jax_enable_x64", True)  # int64/float64 are real; defaults are kept here
 
-__version__ = "0.1.0"
+__jtorch_version__ = "0.1.0"
+__version__ = "2.13.0"  # the PyTorch API level jtorch mirrors; scripts compare against it
 
 from ._dtype import (  # noqa: E402
     dtype, bool, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64,
@@ -31,6 +32,7 @@ from . import _surface  # noqa: E402
 _surface.install(globals())
 
 from . import autograd, linalg, fft, special, serialization, random, optim, nn  # noqa: E402,F401
+from . import utils, cuda, backends, jit, testing  # noqa: E402,F401
 from .serialization import save, load  # noqa: E402
 from .autograd.anomaly_mode import (  # noqa: E402,F401
     is_anomaly_enabled, is_anomaly_check_nan_enabled, set_detect_anomaly,
