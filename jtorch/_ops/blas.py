@@ -135,7 +135,7 @@ def _matmul_grad(g, out, a, b):
 
 
 @op("matmul(Tensor input, Tensor other) -> Tensor", dtype="none", out=True,
-    grad=_matmul_grad)
+    grad=_matmul_grad, saves={"input": ("other",), "other": ("input",)})
 def matmul(a, b):
     _matmul_checks(a, b)
     _no_bool("addmm_impl_cpu_", a, b)
@@ -146,7 +146,8 @@ def _mm_grad(g, out, a, b):
     return _mm(g, _mH(b)), _mm(_mH(a), g)
 
 
-@op("mm(Tensor input, Tensor mat2) -> Tensor", dtype="none", out=True, grad=_mm_grad)
+@op("mm(Tensor input, Tensor mat2) -> Tensor", dtype="none", out=True, grad=_mm_grad,
+    saves={"input": ("mat2",), "mat2": ("input",)})
 def mm(a, b):
     if a.ndim != 2:
         raise RuntimeError("self must be a matrix")
@@ -171,7 +172,8 @@ def _bmm_checks(a, b):
                            f"{b.shape[1]}].")
 
 
-@op("bmm(Tensor input, Tensor mat2) -> Tensor", dtype="none", out=True, grad=_mm_grad)
+@op("bmm(Tensor input, Tensor mat2) -> Tensor", dtype="none", out=True, grad=_mm_grad,
+    saves={"input": ("mat2",), "mat2": ("input",)})
 def bmm(a, b):
     _bmm_checks(a, b)
     if a.dtype != b.dtype:
