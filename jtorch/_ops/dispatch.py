@@ -274,7 +274,7 @@ def _diff_mask(d: OpDef, flat, struct):
 class _Plan:
     """Everything about a grad-recording call that depends only on its cache key."""
     __slots__ = ("bwd", "raw", "saved_idx", "keep_result", "fwd", "edge_pos", "graph_fns",
-                 "forward", "mask", "out_meta")
+                 "forward", "mask", "out_meta", "op")
 
 
 def _edge_positions(d, struct, n_flat):
@@ -345,6 +345,7 @@ def _new_plan(d, struct, n_flat, mask, out_meta):
     plan = _Plan()
     plan.bwd = plan.raw = plan.fwd = plan.forward = None
     plan.keep_result = False
+    plan.op = d
     plan.edge_pos = _edge_positions(d, struct, n_flat)
     plan.graph_fns = {}
     plan.mask = mask
@@ -539,9 +540,15 @@ def _vjp_forward(d, statics, cd, struct, mask, positions):
     return jax.jit(fv)
 
 
+def _diff_flags(d, out_meta):
+    """Which outputs carry gradient: inexact ones the op does not declare non-differentiable."""
+    return tuple(jnp.issubdtype(dt, jnp.inexact) and i not in d.nondiff_outputs
+                 for i, (_, dt) in enumerate(out_meta))
+
+
 def _vjp_backward(d, mask, out_meta, edge_pos):
     single = len(out_meta) == 1
-    diff_flags = tuple(jnp.issubdtype(dt, jnp.inexact) for _, dt in out_meta)
+    diff_flags = _diff_flags(d, out_meta)
 
     def bwd(vjp_fn, gs):
         gs = _materialize(gs, out_meta)
@@ -654,9 +661,9 @@ def _rule_pure(plan, g_pos, saved_pos, with_outs, n_flat):
 
 
 def _vjp_pure(plan, g_pos, present, n_flat):
-    f, mask, out_meta = plan.forward, plan.mask, plan.out_meta
+    f, mask, out_meta, d = plan.forward, plan.mask, plan.out_meta, plan.op
     single = len(out_meta) == 1
-    diff_flags = tuple(jnp.issubdtype(dt, jnp.inexact) for _, dt in out_meta)
+    diff_flags = _diff_flags(d, out_meta)
     edge_pos = plan.edge_pos
 
     def pure(*args):

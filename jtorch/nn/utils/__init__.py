@@ -1,7 +1,7 @@
 """torch.nn.utils: gradient clipping, parameter <-> vector, stateless.functional_call."""
 from .clip_grad import clip_grad_norm, clip_grad_norm_, clip_grad_value_  # noqa: F401
 from .convert_parameters import parameters_to_vector, vector_to_parameters  # noqa: F401
-from . import stateless  # noqa: F401
+from . import stateless, rnn  # noqa: F401
 
 
 def __getattr__(name):
