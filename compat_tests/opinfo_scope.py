@@ -83,10 +83,10 @@ FAMILIES = {
 }
 
 # Namespaces that belong to a family as a whole.
-FAMILY_PREFIXES = {"linalg.": "linalg", "fft.": "fft", "special.": "special"}
+FAMILY_PREFIXES = {"linalg.": "linalg", "fft.": "fft", "special.": "special",
+                   "nn.functional.": "nn_functional"}
 
 OUT_OF_SCOPE_PREFIXES = {
-    "nn.functional.": "nn.functional comes with the nn issue",
     "masked.": "torch.masked prototype namespace; not in the foundation families",
     "sparse.": "sparse layouts are not supported by jtorch",
     "jiterator_": "CUDA jiterator test ops; not a user API",
@@ -121,6 +121,9 @@ NONDETERMINISTIC = frozenset(
     FAMILIES["random"].split()
     + """empty empty_like empty_permuted empty_strided new_empty
          new_empty_strided svd_lowrank pca_lowrank""".split()
+    # dropout-style ops draw from jtorch's generator, whose stream is not torch's
+    + [f"nn.functional.{n}" for n in """dropout dropout1d dropout2d dropout3d alpha_dropout
+         feature_alpha_dropout rrelu fractional_max_pool2d fractional_max_pool3d""".split()]
 )
 
 _IN_SCOPE = {name: fam for fam, names in FAMILIES.items() for name in names.split()}

@@ -32,7 +32,7 @@ from . import _surface  # noqa: E402
 _surface.install(globals())
 
 from . import autograd, linalg, fft, special, serialization, random, optim, nn  # noqa: E402,F401
-from . import utils, cuda, backends, jit, testing  # noqa: E402,F401
+from . import utils, cuda, backends, jit, testing, func  # noqa: E402,F401
 from .serialization import save, load  # noqa: E402
 from .autograd.anomaly_mode import (  # noqa: E402,F401
     is_anomaly_enabled, is_anomaly_check_nan_enabled, set_detect_anomaly,

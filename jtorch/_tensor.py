@@ -314,7 +314,12 @@ class Tensor:
         backward(self, gradient, retain_graph, create_graph, inputs=inputs)
 
     def detach(self):
-        t = wrap(self._value)
+        v = self._value
+        if isinstance(v, jax.core.Tracer):
+            from .func import transform_depth
+            if transform_depth():  # inside jtorch.func transforms detach stops JAX's gradient
+                return wrap(jax.lax.stop_gradient(v))
+        t = wrap(v)
         t._st, t._chain, t._seen, t._vc = self._st, self._chain, self._seen, self._vc
         t._arr = self._value if self._chain else None
         return t

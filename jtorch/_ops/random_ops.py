@@ -203,6 +203,9 @@ def _seed(generator, device=None):
     g = _random.default_generator if generator is None else generator
     if not isinstance(g, _random.Generator):
         raise TypeError(f"generator must be a torch.Generator, not {type(g).__name__}")
+    if generator is not None:
+        from ..func import random_op_hook  # vmap's randomness= rules cover explicit generators
+        random_op_hook(g)
     arr = g._draw()
     dev = _jdev(device)
     if dev is not None:
