@@ -274,7 +274,7 @@ def _diff_mask(d: OpDef, flat, struct):
 class _Plan:
     """Everything about a grad-recording call that depends only on its cache key."""
     __slots__ = ("bwd", "raw", "saved_idx", "keep_result", "fwd", "edge_pos", "graph_fns",
-                 "forward", "mask", "out_meta", "op")
+                 "forward", "mask", "out_meta", "op", "tuple_out")
 
 
 def _edge_positions(d, struct, n_flat):
@@ -324,7 +324,8 @@ def _call_with_grad(d, flat, arrays, statics, cd, struct, key, positions):
         outs = _merge_aux(outs, aux)
         if plan.bwd is None:
             plan.out_meta = _out_meta(outs)
-            plan.bwd = _vjp_backward(d, mask, plan.out_meta, plan.edge_pos)
+            plan.tuple_out = isinstance(outs, (tuple, list))
+            plan.bwd = _vjp_backward(d, mask, plan.out_meta, plan.edge_pos, plan.tuple_out)
         fast = _VjpFast(plan.bwd, vjp_fn)
         saved = _saved_versions(flat, None)
     edges = tuple(((v.grad_fn, v._output_nr) if v.grad_fn is not None
@@ -346,6 +347,7 @@ def _new_plan(d, struct, n_flat, mask, out_meta):
     plan.bwd = plan.raw = plan.fwd = plan.forward = None
     plan.keep_result = False
     plan.op = d
+    plan.tuple_out = False
     plan.edge_pos = _edge_positions(d, struct, n_flat)
     plan.graph_fns = {}
     plan.mask = mask
@@ -546,8 +548,8 @@ def _diff_flags(d, out_meta):
                  for i, (_, dt) in enumerate(out_meta))
 
 
-def _vjp_backward(d, mask, out_meta, edge_pos):
-    single = len(out_meta) == 1
+def _vjp_backward(d, mask, out_meta, edge_pos, tuple_out):
+    single = not tuple_out
     diff_flags = _diff_flags(d, out_meta)
 
     def bwd(vjp_fn, gs):
@@ -662,7 +664,7 @@ def _rule_pure(plan, g_pos, saved_pos, with_outs, n_flat):
 
 def _vjp_pure(plan, g_pos, present, n_flat):
     f, mask, out_meta, d = plan.forward, plan.mask, plan.out_meta, plan.op
-    single = len(out_meta) == 1
+    single = not plan.tuple_out
     diff_flags = _diff_flags(d, out_meta)
     edge_pos = plan.edge_pos
 
