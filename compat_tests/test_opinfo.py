@@ -9,16 +9,26 @@ import pytest
 from torch.testing._internal.common_methods_invocations import op_db
 
 from compat_tests.opinfo_replay import (
-    gradient_applicable, op_id, replay_forward, replay_gradient,
+    SELFTEST, gradient_applicable, op_id, replay_forward, replay_gradient,
 )
-from compat_tests.opinfo_scope import family
+from compat_tests.opinfo_scope import KNOWN_GAPS, family
 
 IN_SCOPE = [op for op in op_db if family(op.name)]
 DIFFERENTIABLE = [op for op in IN_SCOPE if gradient_applicable(op)]
 
 
-def check(result):
-    """Turn a replay Result into a pytest outcome; only `pass` passes."""
+def check(op, result):
+    """Turn a replay Result into a pytest outcome; only `pass` passes.
+
+    Known gaps must keep saying so (NotImplementedError naming the API); torch accepting
+    none of an op's samples on this platform is torch's limitation and skips."""
+    if op.name in KNOWN_GAPS and not SELFTEST:
+        assert result.status in ("missing", "notimpl"), (
+            f"{op.name} is listed in KNOWN_GAPS ({KNOWN_GAPS[op.name]}) but replayed as "
+            f"{result.status}: {result.message}. Remove it from KNOWN_GAPS.")
+        return
+    if result.status == "nosamples":
+        pytest.skip(f"torch itself accepts none of this OpInfo's samples: {result.message}")
     if result.status != "pass":
         where = f"\nsample: {result.sample}" if result.sample else ""
         pytest.fail(f"[{result.status}] {result.message} "
@@ -27,9 +37,9 @@ def check(result):
 
 @pytest.mark.parametrize("op", IN_SCOPE, ids=op_id)
 def test_forward(op):
-    check(replay_forward(op))
+    check(op, replay_forward(op))
 
 
 @pytest.mark.parametrize("op", DIFFERENTIABLE, ids=op_id)
 def test_gradient(op):
-    check(replay_gradient(op))
+    check(op, replay_gradient(op))
