@@ -30,6 +30,11 @@ def _block(x):
     return x
 
 
+def _synced(step):
+    """A step timed until its loss is computed (JAX dispatches asynchronously)."""
+    return lambda: _block(step())
+
+
 def _op_cases(lib, grad):
     gen = lib.Generator().manual_seed(0) if hasattr(lib, "Generator") else None
     a = lib.randn(32, 32, generator=gen)
@@ -128,6 +133,13 @@ def run(quick=False, out_json=None, progress=print):
             for lib, cs in cases.items():
                 measure(name + suffix, lib, cs[name], reps_op)
             measure(name + suffix, "jnp", jnp_cases[name], reps_op)
+    from ._bench_models import gpt_step, mlp_step
+    progress("training steps (forward, backward, optimizer.step)")
+    reps_step = 5 if quick else 20
+    for label, build in (("W1 mlp train step", mlp_step), ("W3 gpt train step", gpt_step)):
+        measure(label, "jtorch", _synced(build(jtorch)), reps_step)
+        if torch is not None:
+            measure(label, "torch", _synced(build(torch)), reps_step)
     progress("MLP 784-512-512-10, batch 128, forward+backward")
     measure("mlp fwd+bwd", "jtorch", _mlp(jtorch), reps_mlp)
     if torch is not None:
