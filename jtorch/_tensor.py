@@ -373,7 +373,6 @@ class Tensor:
                 raise RuntimeError(f"result type {D.type_name(rd)} can't be cast to the desired "
                                    f"output type {D.type_name(sd)}")
             result = result.to(sd)
-        old_edge = self._edge_or_none()
         self._write(result._value)
         if result.grad_fn is not None:
             node = result.grad_fn
@@ -386,11 +385,6 @@ class Tensor:
             elif not self._chain:
                 self._st.grad_gen = self._st.gen  # views of this base re-derive their history
         return self
-
-    def _edge_or_none(self):
-        if self.grad_fn is not None:
-            return (self.grad_fn, self._output_nr)
-        return None
 
     def _record_copy_slices(self):
         """The base's new history: its old values outside the view, ours inside."""
