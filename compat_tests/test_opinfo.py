@@ -20,15 +20,18 @@ DIFFERENTIABLE = [op for op in IN_SCOPE if gradient_applicable(op)]
 def check(op, result):
     """Turn a replay Result into a pytest outcome; only `pass` passes.
 
-    Known gaps must keep saying so (NotImplementedError naming the API); torch accepting
-    none of an op's samples on this platform is torch's limitation and skips."""
+    Known gaps must keep saying so (NotImplementedError naming the API). An op with no
+    comparable sample skips: torch rejects all its samples on this platform
+    (batch_norm.without_cudnn), or its only differentiable samples draw random numbers
+    (multi_head_attention_forward with dropout_p > 0), which no RNG but torch's reproduces."""
     if op.name in KNOWN_GAPS and not SELFTEST:
         assert result.status in ("missing", "notimpl"), (
             f"{op.name} is listed in KNOWN_GAPS ({KNOWN_GAPS[op.name]}) but replayed as "
             f"{result.status}: {result.message}. Remove it from KNOWN_GAPS.")
         return
     if result.status == "nosamples":
-        pytest.skip(f"torch itself accepts none of this OpInfo's samples: {result.message}")
+        pytest.skip(f"no comparable sample (torch rejects them, or they are random): "
+                    f"{result.message}")
     if result.status != "pass":
         where = f"\nsample: {result.sample}" if result.sample else ""
         pytest.fail(f"[{result.status}] {result.message} "
