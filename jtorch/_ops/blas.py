@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import _dtype as D
 from . import dispatch
+from .dispatch import reduce_to
 from .registry import FUNCTIONS, NAMESPACES, function, op
 
 HI = jax.lax.Precision.HIGHEST
@@ -56,15 +57,7 @@ def _mm(a, b):
     return jnp.matmul(a, b, precision=HI)
 
 
-def _reduce_to(g, shape):
-    """Sum a broadcast gradient back to `shape` (leading dims and size-1 dims)."""
-    extra = g.ndim - len(shape)
-    if extra > 0:
-        g = g.sum(axis=tuple(range(extra)))
-    axes = tuple(i for i, (a, b) in enumerate(zip(g.shape, shape)) if b == 1 and a != 1)
-    if axes:
-        g = g.sum(axis=axes, keepdims=True)
-    return g
+_reduce_to = reduce_to  # the dispatcher's un-broadcasting, shared
 
 
 def _no_bool(name, *arrays):

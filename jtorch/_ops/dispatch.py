@@ -438,16 +438,22 @@ def _materialize(gs, out_meta, zero_int=False):
     return res
 
 
+def reduce_to(g, shape):
+    """Sum a broadcast gradient back to `shape` (leading dims and size-1 dims)."""
+    extra = g.ndim - len(shape)
+    if extra > 0:
+        g = g.sum(axis=tuple(range(extra)))
+    axes = tuple(i for i, (a, b) in enumerate(zip(g.shape, shape)) if b == 1 and a != 1)
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    return g
+
+
 def _unbroadcast(g, shape, dtype):
     if g is None:
         return None
     if g.shape != shape:
-        extra = g.ndim - len(shape)
-        if extra > 0:
-            g = g.sum(axis=tuple(range(extra)))
-        axes = tuple(i for i, (a, b) in enumerate(zip(g.shape, shape)) if b == 1 and a != 1)
-        if axes:
-            g = g.sum(axis=axes, keepdims=True)
+        g = reduce_to(g, shape)
         if g.shape != shape:
             g = jnp.broadcast_to(g, shape)
     if g.dtype != dtype:
