@@ -7,11 +7,15 @@ indexing, so ints never separate advanced indices when placing the result dims.
 """
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from .. import _dtype as D
+from .._tensor import wrap
+from ..autograd import grad_mode as _grad_mode
 from .registry import function, method, op
 from .views import _wrap
 
@@ -235,10 +239,61 @@ def _parse_index(self, index):
     return tuple(spec), indices
 
 
+_DYNAMIC: dict = {}
+
+
+def _dynamic_basic(x, spec):
+    """`x[spec]` with the integers as traced arguments: one compile per index *structure*.
+
+    Python-int indices (`x[i]`, `x[i:i + n]`) would otherwise compile once per value. Only
+    the forward value comes from here; the result is still a view whose chain holds the
+    concrete spec (so writes and refreshes stay exact)."""
+    key, args = [], []
+    for e in spec:
+        if e[0] == "i":
+            key.append(("i",))
+            args.append(e[1])
+        elif e[0] == "s" and e[3] == 1:
+            key.append(("s", e[2] - e[1]))
+            args.append(e[1])
+        else:
+            key.append(e)
+    key = (tuple(key), tuple(x.shape), x.dtype)
+    fn = _DYNAMIC.get(key)
+    if fn is None:
+        fn = _DYNAMIC[key] = jax.jit(functools.partial(_dynamic_index, key[0]))
+    return fn(x, *[np.int64(a) for a in args])
+
+
+def _dynamic_index(structure, x, *args):
+    it, dim = iter(args), 0
+    for e in structure:
+        if e[0] == "i":
+            x = jax.lax.dynamic_index_in_dim(x, next(it), axis=dim, keepdims=False)
+        elif e[0] == "s" and len(e) == 2:
+            x = jax.lax.dynamic_slice_in_dim(x, next(it), e[1], axis=dim)
+            dim += 1
+        elif e[0] == "s":
+            x = jax.lax.slice_in_dim(x, e[1], e[2], e[3], axis=dim)
+            dim += 1
+        else:  # None: a new axis here
+            x = jnp.expand_dims(x, dim)
+            dim += 1
+    return x
+
+
+def _basic_view(self, spec):
+    if spec and not (self._rg and _grad_mode.STATE.grad_enabled):
+        out = wrap(_dynamic_basic(self._value, spec))
+        out._set_view_of(self, (_index_basic, (spec,), -1))
+        return out
+    return _call(_index_basic, (self,), (spec,))
+
+
 @method("__getitem__")
 def getitem(self, index):
     spec, indices = _parse_index(self, index)
-    v = _call(_index_basic, (self,), (spec,)) if (spec or indices is None) else self
+    v = _basic_view(self, spec) if (spec or indices is None) else self
     if indices is None:
         return v
     return _call(_INDEX, (v, indices))
@@ -247,7 +302,7 @@ def getitem(self, index):
 @method("__setitem__")
 def setitem(self, index, value):
     spec, indices = _parse_index(self, index)
-    v = _call(_index_basic, (self,), (spec,)) if spec else self
+    v = _basic_view(self, spec) if spec else self
     if indices is None:
         v.copy_(value)
         return
