@@ -22,7 +22,11 @@ def main(argv=None):
         print(f"jtorch {__jtorch_version__} (PyTorch API {__version__})")
         return 0
     if args.cmd == "bench":
-        from ._bench import run
+        try:
+            from benchmarks.eager import run
+        except ImportError as exc:
+            parser.error(f"jtorch bench needs the repository's benchmarks/ package "
+                         f"(pip install -e . from a checkout): {exc}")
         run(quick=args.quick, out_json=args.json)
         return 0
     if args.cmd == "run":

@@ -133,7 +133,7 @@ def run(quick=False, out_json=None, progress=print):
             for lib, cs in cases.items():
                 measure(name + suffix, lib, cs[name], reps_op)
             measure(name + suffix, "jnp", jnp_cases[name], reps_op)
-    from ._bench_models import gpt_step, mlp_step
+    from .workloads import gpt_step, mlp_step
     progress("training steps (forward, backward, optimizer.step)")
     reps_step = 5 if quick else 20
     for label, build in (("W1 mlp train step", mlp_step), ("W3 gpt train step", gpt_step)):
