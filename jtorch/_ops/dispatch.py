@@ -526,25 +526,29 @@ class _RuleFast:
         return self.bwd(gs, self.arrays, self.outs)
 
 
+def _masked_vjp(fn, args, mask, **kw):
+    """jax.vjp of `fn` with respect to the args where `mask` is set; the rest held fixed."""
+    def g(*dargs):
+        it = iter(dargs)
+        return fn(*[next(it) if m else a for a, m in zip(args, mask)])
+    return jax.vjp(g, *[a for a, m in zip(args, mask) if m], **kw)
+
+
 def _vjp_forward(d, statics, cd, struct, mask, positions):
     f = _forward(d, statics, cd, struct, positions)
 
-    def fv(*arrays):
-        diff = [a for a, m in zip(arrays, mask) if m]
+    def split(*full):  # differentiable outputs, and the rest as aux
+        out = f(*full)
+        if isinstance(out, (tuple, list)):
+            flags = tuple(_is_diff_out(d, o, i) for i, o in enumerate(out))
+            if not all(flags):
+                return (tuple(o for o, fl in zip(out, flags) if fl),
+                        (tuple(o for o, fl in zip(out, flags) if not fl), flags))
+            return tuple(out), None
+        return out, None
 
-        def g(*dargs):
-            it = iter(dargs)
-            full = [next(it) if m else a for a, m in zip(arrays, mask)]
-            out = f(*full)
-            if isinstance(out, (tuple, list)):
-                flags = tuple(_is_diff_out(d, o, i) for i, o in enumerate(out))
-                if not all(flags):
-                    return (tuple(o for o, fl in zip(out, flags) if fl),
-                            (tuple(o for o, fl in zip(out, flags) if not fl), flags))
-                return tuple(out), None
-            return out, None
-        out, vjp_fn, aux = jax.vjp(g, *diff, has_aux=True)
-        return out, vjp_fn, aux
+    def fv(*arrays):
+        return _masked_vjp(split, arrays, mask, has_aux=True)
     return jax.jit(fv)
 
 
@@ -679,15 +683,12 @@ def _vjp_pure(plan, g_pos, present, n_flat):
         full = [None] * n_flat
         for p, v in zip(present, args[k:]):
             full[p] = v
-        diff = [a for a, m in zip(full, mask) if m]
-
-        def fn(*dargs):
-            it = iter(dargs)
-            res = f(*[next(it) if m else a for a, m in zip(full, mask)])
+        def diff_outputs(*xs):
+            res = f(*xs)
             if isinstance(res, (tuple, list)):
                 return tuple(o for o, fl in zip(res, diff_flags) if fl)
             return res
-        _, vjp_fn = jax.vjp(fn, *diff)
+        _, vjp_fn = _masked_vjp(diff_outputs, full, mask)
         gl = [None] * len(out_meta)
         for p, v in zip(g_pos, args[:k]):
             gl[p] = v
@@ -746,16 +747,13 @@ class _ApplyEntry:
         self.plain = jax.jit(fn)
         none_pos = self.none_pos
 
-        def fv(*arrs):
-            diff = [a for a, m in zip(arrs, mask) if m]
+        def present(*xs):
+            outs = fn(*xs)
+            none_pos[:] = [o is None for o in outs]
+            return tuple(o for o in outs if o is not None)
 
-            def g(*dargs):
-                it = iter(dargs)
-                outs = fn(*[next(it) if m else a for a, m in zip(arrs, mask)])
-                none_pos[:] = [o is None for o in outs]
-                return tuple(o for o in outs if o is not None)
-            out, vjp_fn = jax.vjp(g, *diff)
-            return out, vjp_fn
+        def fv(*arrs):
+            return _masked_vjp(present, arrs, mask)
         self.fwd = jax.jit(fv)
 
 
@@ -781,13 +779,8 @@ class _ApplyGraph:
         if pure is None:
             def pure(*args):
                 gvals, arrs = args[:len(g_pos)], args[len(g_pos):]
-                diff = [a for a, m in zip(arrs, mask) if m]
-
-                def g(*dargs):
-                    it = iter(dargs)
-                    outs = fn(*[next(it) if m else a for a, m in zip(arrs, mask)])
-                    return tuple(o for o in outs if o is not None)
-                _, vjp = jax.vjp(g, *diff)
+                _, vjp = _masked_vjp(lambda *xs: tuple(o for o in fn(*xs) if o is not None),
+                                     arrs, mask)
                 gl = [None] * len(out_meta)
                 for p, v in zip(g_pos, gvals):
                     gl[p] = v
