@@ -40,8 +40,25 @@ from .autograd.anomaly_mode import (  # noqa: E402,F401
 from ._namedtuple import return_types  # noqa: E402,F401
 
 
+# Subpackages imported on first use (they pull in optional dependencies or are rarely
+# needed): `torch.amp`, `torch.onnx`, `torch.distributed`, ... resolve lazily.
+_LAZY_SUBMODULES = {"amp", "ao", "quantization", "onnx", "distributed", "cpu", "interop"}
+# Top-level names that live in a lazily imported submodule: name -> module.
+_LAZY_NAMES = {
+    "compile": "jtorch._compile",
+    "autocast": "jtorch.amp",
+    "from_dlpack": "jtorch.utils.dlpack",
+    "to_dlpack": "jtorch.utils.dlpack",
+}
+
+
 def __getattr__(name):
     if name.startswith("__"):
         raise AttributeError(name)
+    import importlib
+    if name in _LAZY_SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
+    if name in _LAZY_NAMES:
+        return getattr(importlib.import_module(_LAZY_NAMES[name]), name)
     from ._errors import missing
     raise missing(f"torch.{name}")

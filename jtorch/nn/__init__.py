@@ -15,9 +15,11 @@ from . import parameter, modules  # noqa: F401,E402
 
 def __getattr__(name):
     # `nn.functional` is a sibling module written separately; import it on first use
-    if name == "functional":
-        import importlib
-        return importlib.import_module(".functional", __name__)
+    import importlib
+    if name in ("functional", "parallel", "quantized", "intrinsic"):
+        return importlib.import_module(f".{name}", __name__)
+    if name in ("DataParallel", "DistributedDataParallel"):
+        return getattr(importlib.import_module(".parallel", __name__), name)
     if name.startswith("__"):
         raise AttributeError(name)
     from .._errors import missing

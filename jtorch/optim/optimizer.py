@@ -382,14 +382,20 @@ def _fused_fn(cls):
     """One jitted update for a whole group: loops over the params inside the trace."""
     fn = _JITS.get(cls)
     if fn is None:
-        def run(statics, hp, ps, gs, sts):
+        def run(statics, hp, ps, gs, sts, skip):
             TRACES[cls.__name__] += 1
             new_ps, new_sts = [], []
             for p, g, st in zip(ps, gs, sts):
                 np_, nst = cls._update(statics, hp, p, g, st)
-                new_ps.append(np_.astype(p.dtype))
-                new_sts.append({k: v.astype(st[k].dtype) if k in st else v
-                                for k, v in nst.items() if k != "__fresh__"})
+                np_ = np_.astype(p.dtype)
+                nst = {k: v.astype(st[k].dtype) if k in st else v
+                       for k, v in nst.items() if k != "__fresh__"}
+                if skip is not None:  # GradScaler found inf/nan: keep everything as it was
+                    np_ = jnp.where(skip, p, np_)
+                    nst = {k: jnp.where(skip, st[k], v) if k in st else v
+                           for k, v in nst.items()}
+                new_ps.append(np_)
+                new_sts.append(nst)
             return new_ps, new_sts
         fn = _JITS[cls] = jax.jit(run, static_argnums=0)
     return fn
@@ -456,7 +462,8 @@ class _FusedOptimizer(Optimizer):
         if fresh is not None:  # a traced flag: torch treats a param's first step specially
             for st, f in zip(st_arrs, fresh):
                 st["__fresh__"] = jnp.asarray(f)
-        new_ps, new_sts = _fused_fn(type(self))(statics, hp, p_arrs, g_arrs, st_arrs)
+        skip = self.__dict__.get("_skip_flag")
+        new_ps, new_sts = _fused_fn(type(self))(statics, hp, p_arrs, g_arrs, st_arrs, skip)
         for p, new in zip(params, new_ps):
             p._write(new)
         for st, new in zip(st_tensors, new_sts):
@@ -466,6 +473,15 @@ class _FusedOptimizer(Optimizer):
                     t._write(v)
                 else:
                     st[k] = wrap(v)
+
+    def _step_unless(self, found_inf, *args, **kwargs):
+        """step(), except that every update is discarded where the traced bool `found_inf`
+        is true (GradScaler's skipped step, decided on device: no host sync)."""
+        self._skip_flag = found_inf
+        try:
+            return self.step(*args, **kwargs)
+        finally:
+            self._skip_flag = None
 
     def step(self, closure=None):
         """One optimization step; `closure` re-evaluates the model and returns the loss."""

@@ -7,5 +7,8 @@ from . import stateless, rnn  # noqa: F401
 def __getattr__(name):
     if name.startswith("__"):
         raise AttributeError(name)
+    if name in ("prune", "parametrize", "parametrizations", "fusion"):
+        import importlib
+        return importlib.import_module(f".{name}", __name__)
     from ..._errors import missing
     raise missing(f"torch.nn.utils.{name}")
