@@ -7,3 +7,8 @@ class NotImplementedAPIError(NotImplementedError, AttributeError):
 
 def missing(qualname):
     return NotImplementedAPIError(f"{qualname} is not implemented in jtorch")
+
+
+class TracedValueError(RuntimeError):
+    """A concrete value (item(), tolist(), bool(t), ...) was asked of a tensor that is being
+    traced (jtorch.compile, jax.jit). jtorch.compile catches it to fall back to eager."""

@@ -111,11 +111,14 @@ class Generator:
         c = self._counter
         self._counter = c + 1
         k = self._key
-        lo, hi = c & 0xFFFFFFFF, (c >> 32) & 0xFFFFFFFF
-        if isinstance(k, np.ndarray):
+        if isinstance(k, np.ndarray) and isinstance(c, int):
+            lo, hi = c & 0xFFFFFFFF, (c >> 32) & 0xFFFFFFFF
             return np.array(_threefry2x32(int(k[0]), int(k[1]), lo, hi), np.int64)
+        # traced key or counter (jtorch.compile lifts both): the same value, in-graph
         from jax.extend.random import threefry_2x32
-        d = threefry_2x32(jnp.asarray(k).astype(jnp.uint32), jnp.array([lo, hi], jnp.uint32))
+        c = jnp.asarray(c).astype(jnp.int64)
+        words = jnp.stack([c & 0xFFFFFFFF, (c >> 32) & 0xFFFFFFFF]).astype(jnp.uint32)
+        d = threefry_2x32(jnp.asarray(k).astype(jnp.uint32), words)
         return d.astype(jnp.int64)
 
     def __repr__(self):

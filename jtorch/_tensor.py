@@ -21,6 +21,9 @@ from .autograd.graph import AccumulateGrad, Node
 
 _STATE = grad_mode.STATE
 _BY_NP = D._BY_NP
+# Set by jtorch.compile while it traces a function: told about every `.grad` access and
+# every in-place storage write, so the trace knows what state it read and wrote.
+_TRACK = None
 
 
 class _Storage:
@@ -95,6 +98,8 @@ class Tensor:
     def _write(self, new):
         """Store `new` as this tensor's value, in place (bumps the version counter)."""
         st = self._st
+        if _TRACK is not None:
+            _TRACK.storage_write(st)
         if self._chain:
             from ._ops.dispatch import scatter_fn
             from ._ops.views import _has_overlap
@@ -231,10 +236,14 @@ class Tensor:
 
     @property
     def grad(self):
+        if _TRACK is not None:
+            _TRACK.grad_access(self, False)
         return self._grad
 
     @grad.setter
     def grad(self, value):
+        if _TRACK is not None:
+            _TRACK.grad_access(self, True)
         if value is not None:
             if not isinstance(value, Tensor):
                 raise TypeError(f"assigned grad expected to be a Tensor or None but got grad "
@@ -272,6 +281,8 @@ class Tensor:
         return acc
 
     def _accumulate_grad(self, g, create_graph):
+        if _TRACK is not None:
+            _TRACK.grad_access(self, False, accumulate=True)
         if isinstance(g, Tensor):
             g_t = g if create_graph else g.detach()
         else:
@@ -567,7 +578,8 @@ class _CopySlicesGraph:
 
 
 def _traced_error(what):
-    return RuntimeError(
+    from ._errors import TracedValueError
+    return TracedValueError(
         f"Tensor.{what} needs a concrete value, but this tensor is being traced inside a "
         "compiled function (jax.jit). Why: the value is only known when the compiled program "
         "runs. Fix: keep the computation in tensor ops, or move the Python-side use out of the "

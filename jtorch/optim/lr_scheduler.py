@@ -90,11 +90,32 @@ def _warn_if_outside_step(sched):
                       "`get_last_lr()`.", UserWarning, stacklevel=3)
 
 
+def _deferred_when_compiled(step):
+    """Inside a jtorch.compile trace, a scheduler's step is not traced (its Python
+    counters would become constants): it is recorded and replayed eagerly after each
+    compiled call, which is when torch's own step would take effect (next step's lr)."""
+    @wraps(step)
+    def wrapper(self, *args, **kwargs):
+        from .. import _tensor
+        if _tensor._TRACK is not None:
+            _tensor._TRACK.defer(partial(wrapper, self), args, kwargs)
+            return None
+        return step(self, *args, **kwargs)
+    wrapper._deferred = True
+    return wrapper
+
+
 class LRScheduler:
     """Base class: sets `initial_lr` in the groups, counts steps, applies `get_lr()`."""
 
     _get_lr_called_within_step = False
     _is_initial = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        step = cls.__dict__.get("step")
+        if step is not None and not getattr(step, "_deferred", False):
+            cls.step = _deferred_when_compiled(step)
 
     def __init__(self, optimizer, last_epoch=-1):
         if not isinstance(optimizer, Optimizer):
@@ -151,6 +172,7 @@ class LRScheduler:
     def get_lr(self):
         raise NotImplementedError
 
+    @_deferred_when_compiled
     def step(self, epoch=None):
         if self._step_count == 1:
             if not hasattr(self.optimizer.step, "_wrapped_by_lr_sched"):

@@ -190,17 +190,17 @@ class Optimizer:
         """Resets the gradients of all optimized tensors (to None by default, as torch)."""
         for group in self.param_groups:
             for p in group["params"]:
+                if set_to_none:  # without reading .grad (a compiled step needs no old grads)
+                    p.grad = None
+                    continue
                 g = p.grad
                 if g is None:
                     continue
-                if set_to_none:
-                    p.grad = None
+                if g.grad_fn is not None:
+                    g.detach_()
                 else:
-                    if g.grad_fn is not None:
-                        g.detach_()
-                    else:
-                        g.requires_grad_(False)
-                    g._write(jnp.zeros_like(g._value))
+                    g.requires_grad_(False)
+                g._write(jnp.zeros_like(g._value))
 
     def step(self, closure=None):
         raise NotImplementedError
@@ -437,13 +437,45 @@ class _FusedOptimizer(Optimizer):
         st.update((k, wrap(v)) for k, v in init.items())
         return st
 
+    def _compile_provision(self):
+        """For jtorch.compile: create now, as a first step would, the state of every
+        trainable param that has none, so a compiled step's inputs are the same on every
+        call. A traced 'fresh' flag stands for "no state yet" (see `_step_group`).
+        Returns the params provisioned; the caller drops those the step did not touch."""
+        made = []
+        flags = self.__dict__.setdefault("_fresh_flags", {})
+        for group in self.param_groups:
+            for p in group["params"]:
+                if not p.requires_grad or self.state.get(p):
+                    continue
+                init = self._init_state(p._value, group)
+                if not init:
+                    continue
+                self.state[p].update((k, wrap(v)) for k, v in init.items())
+                if self._needs_fresh:
+                    flags[p] = wrap(jnp.asarray(True))
+                made.append(p)
+        return made
+
+    def _compile_unprovision(self, params):
+        flags = self.__dict__.get("_fresh_flags", {})
+        for p in params:
+            self.state.pop(p, None)
+            flags.pop(p, None)
+
     def _step_group(self, group):
         params = [p for p in group["params"] if p.grad is not None]
         if not params:
             return
+        from .. import _tensor
+        if _tensor._TRACK is not None:
+            _tensor._TRACK.stepped(params)
         statics = self._statics(group)
-        fresh = [not self.state.get(p) for p in params] if self._needs_fresh else None
-        hp = {k: float(v) for k, v in self._hypers(group).items()}
+        flags = self.__dict__.get("_fresh_flags") or {}
+        fresh = None
+        if self._needs_fresh:
+            fresh = [flags[p]._value if p in flags else not self.state.get(p) for p in params]
+        hp = {k: _hyper_value(v) for k, v in self._hypers(group).items()}
         p_arrs, g_arrs, st_tensors = [], [], []
         for p in params:
             if p.is_complex():
@@ -466,6 +498,8 @@ class _FusedOptimizer(Optimizer):
         new_ps, new_sts = _fused_fn(type(self))(statics, hp, p_arrs, g_arrs, st_arrs, skip)
         for p, new in zip(params, new_ps):
             p._write(new)
+            if p in flags:
+                flags[p]._write(jnp.asarray(False))
         for st, new in zip(st_tensors, new_sts):
             for k, v in new.items():
                 t = st.get(k)
@@ -493,6 +527,16 @@ class _FusedOptimizer(Optimizer):
             for group in self.param_groups:
                 self._step_group(group)
         return loss
+
+
+def _hyper_value(v):
+    """A hyper-parameter as the fused step takes it: a float, or a traced scalar when
+    jtorch.compile lifted it (so a scheduler's new lr never retraces)."""
+    if isinstance(v, jax.Array):
+        return v
+    if isinstance(v, Tensor):
+        return v._value
+    return float(v)
 
 
 def check_lr(lr):

@@ -1,0 +1,264 @@
+"""Finding a compiled function's state: everything it can read or write that outlives a call.
+
+The user lists nothing. Starting from the function (its closure cells, the globals its
+code names, defaults, a bound method's object) the walk follows Modules (parameters,
+buffers, submodules and plain attributes), Optimizers (params, per-param state, the
+'lr' of each group), schedulers, Generators, containers and the attributes of user
+objects (a Trainer holding a model and an optimizer, a GradScaler, ...). Library code
+(jtorch, jax, numpy, ...) is not walked: its globals are not the user's state.
+
+The result is a `StateSet`: the tensors found, grouped by storage (views and aliases
+share one input), each leaf's `.grad`, the lifted learning rates and generators, and a
+hashable `key` of everything a trace depends on structurally.
+"""
+from __future__ import annotations
+
+import functools
+import types
+
+import numpy as np
+
+from .. import _dtype as D
+from .._random import Generator, default_generator
+from .._tensor import Tensor
+
+_LIBRARIES = ("jtorch", "jax", "jaxlib", "numpy", "flax", "optax", "chex", "builtins",
+              "functools", "typing", "collections", "abc", "torch", "_pytest", "pytest")
+_SCALARS = (bool, int, float, complex, str, bytes, type(None), np.generic)
+_MAX_DEPTH = 8
+_MAX_ITEMS = 10_000
+
+
+def _is_library(module_name):
+    root = (module_name or "").partition(".")[0]
+    return root in _LIBRARIES
+
+
+class StateSet:
+    """The lifted state of one call, in a deterministic order."""
+
+    def __init__(self):
+        self.tensors = []        # every tensor found (state, then arguments), walk order
+        self.storages = []       # their distinct storages: one traced input each
+        self.st_pos = {}         # id(storage) -> index in `storages`
+        self.modules = []
+        self.optimizers = []
+        self.lr_groups = []      # param groups whose 'lr' is a Python number (lifted)
+        self.generators = []
+        self.grad_owners = []    # leaves that require grad: their `.grad` is a state slot
+        self.grad_tensors = []   # the `.grad` tensor of each owner at entry (or None)
+        self.value_args = []     # argument tensors with history: traced as fresh leaves
+        self.arg_start = 0       # storages from here on belong to argument tensors
+
+    # --------------------------------------------------------------- building
+    def add_tensor(self, t):
+        if not t._chain:
+            t._arr = None  # a root reads its storage; do not pin its first array alive
+        st = t._st
+        if id(st) not in self.st_pos:
+            self.st_pos[id(st)] = len(self.storages)
+            self.storages.append(st)
+        self.tensors.append(t)
+
+    def add_storage(self, st):
+        if id(st) not in self.st_pos:
+            self.st_pos[id(st)] = len(self.storages)
+            self.storages.append(st)
+
+    def finish_state(self):
+        """Called once the walk is done: each trainable leaf's `.grad` becomes a slot (its
+        presence is checked per compiled entry, only where the trace read it)."""
+        for t in self.tensors:
+            if t._rg and t.grad_fn is None and t._chain == ():
+                self.grad_owners.append(t)
+                self.grad_tensors.append(t._grad)
+
+    # --------------------------------------------------------------- the guard key
+    def key(self):
+        """Everything structural a trace depends on (values are inputs, not in the key)."""
+        pos = self.st_pos
+        tens = tuple((pos[id(t._st)], t._chain, t._rg, t.grad_fn is None)
+                     for t in self.tensors)
+        stor = tuple((st.arr.shape, st.arr.dtype) for st in self.storages)
+        mods = tuple(m.training for m in self.modules)
+        groups = tuple(_group_key(g) for o in self.optimizers for g in o.param_groups)
+        vals = tuple((tuple(t.shape), t.dtype, t._rg) for t in self.value_args)
+        return (tens, stor, mods, groups, len(self.generators), vals)
+
+
+def _group_key(group):
+    items = []
+    for k, v in group.items():
+        if k in ("params", "lr", "param_names"):
+            continue
+        if isinstance(v, (list, tuple)):
+            v = tuple(v)
+        try:
+            hash(v)
+        except TypeError:
+            v = id(v)
+        items.append((k, v))
+    return (type(group.get("lr")).__name__, tuple(items))
+
+
+class _Walker:
+    def __init__(self, state):
+        self.state = state
+        self.seen = set()
+
+    def visit(self, obj, depth=0):
+        if isinstance(obj, _SCALARS) or depth > _MAX_DEPTH:
+            return
+        i = id(obj)
+        if i in self.seen:
+            return
+        self.seen.add(i)
+        if isinstance(obj, Tensor):
+            self.state.add_tensor(obj)
+            return
+        from ..nn.modules.module import Module
+        from ..optim.optimizer import Optimizer
+        from ..optim.lr_scheduler import LRScheduler
+        if isinstance(obj, Module):
+            self._module(obj, depth)
+        elif isinstance(obj, Optimizer):
+            self._optimizer(obj, depth)
+        elif isinstance(obj, LRScheduler):
+            self.visit(obj.optimizer, depth + 1)
+        elif isinstance(obj, Generator):
+            self.state.generators.append(obj)
+        elif isinstance(obj, (list, tuple, set, frozenset)):
+            if len(obj) <= _MAX_ITEMS:
+                for v in obj:
+                    self.visit(v, depth + 1)
+        elif isinstance(obj, dict):
+            if len(obj) <= _MAX_ITEMS:
+                for v in obj.values():
+                    self.visit(v, depth + 1)
+        elif isinstance(obj, types.FunctionType):
+            self._function(obj, depth)
+        elif isinstance(obj, types.MethodType):
+            self.visit(obj.__self__, depth + 1)
+            self.visit(obj.__func__, depth + 1)
+        elif isinstance(obj, functools.partial):
+            self.visit(obj.func, depth + 1)
+            self.visit(obj.args, depth + 1)
+            self.visit(obj.keywords, depth + 1)
+        elif isinstance(obj, (types.ModuleType, type, types.BuiltinFunctionType)):
+            return
+        else:
+            self._object(obj, depth)
+
+    def _module(self, m, depth):
+        st = self.state
+        st.modules.append(m)
+        for p in m._parameters.values():
+            if p is not None and id(p) not in self.seen:
+                self.seen.add(id(p))
+                st.add_tensor(p)
+        for b in m._buffers.values():
+            if b is not None and id(b) not in self.seen:
+                self.seen.add(id(b))
+                st.add_tensor(b)
+        for sub in m._modules.values():
+            if sub is not None:
+                self.visit(sub, depth + 1)
+        for k, v in m.__dict__.items():  # plain tensor attributes, held objects
+            if k in _MODULE_INTERNALS:
+                continue
+            self.visit(v, depth + 1)
+
+    def _optimizer(self, opt, depth):
+        st = self.state
+        st.optimizers.append(opt)
+        for group in opt.param_groups:
+            for p in group["params"]:
+                self.visit(p, depth + 1)
+            lr = group.get("lr")
+            if isinstance(lr, (int, float)) and not isinstance(lr, bool):
+                st.lr_groups.append(group)
+            elif isinstance(lr, Tensor):
+                self.visit(lr, depth + 1)
+        for v in opt.state.values():
+            self.visit(v, depth + 1)
+        flags = opt.__dict__.get("_fresh_flags")
+        if flags:
+            for f in flags.values():
+                self.visit(f, depth + 1)
+
+    def _function(self, fn, depth):
+        if _is_library(getattr(fn, "__module__", None)):
+            return
+        if fn.__closure__:
+            for cell in fn.__closure__:
+                try:
+                    self.visit(cell.cell_contents, depth + 1)
+                except ValueError:  # an empty cell
+                    pass
+        if fn.__defaults__:
+            self.visit(fn.__defaults__, depth + 1)
+        if fn.__kwdefaults__:
+            self.visit(fn.__kwdefaults__, depth + 1)
+        g = fn.__globals__
+        for name in _code_names(fn.__code__):
+            if name in g:
+                self.visit(g[name], depth + 1)
+
+    def _object(self, obj, depth):
+        cls = type(obj)
+        mod = getattr(cls, "__module__", "")
+        if _is_library(mod) and not getattr(cls, "_jtorch_compile_state", False):
+            return
+        d = getattr(obj, "__dict__", None)
+        if isinstance(d, dict):
+            for v in d.values():
+                self.visit(v, depth + 1)
+
+
+_MODULE_INTERNALS = frozenset((
+    "_parameters", "_buffers", "_modules", "_non_persistent_buffers_set", "training",
+    "_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks",
+    "_forward_hooks_with_kwargs", "_forward_hooks_always_called",
+    "_forward_pre_hooks_with_kwargs", "_state_dict_hooks", "_state_dict_pre_hooks",
+    "_load_state_dict_pre_hooks", "_load_state_dict_post_hooks", "_is_full_backward_hook",
+))
+
+
+@functools.lru_cache(maxsize=4096)
+def _code_names(code):
+    """Global names a code object (and the lambdas/comprehensions inside it) refers to."""
+    names = set(code.co_names)
+    for c in code.co_consts:
+        if isinstance(c, types.CodeType):
+            names |= _code_names(c)
+    return tuple(sorted(names))
+
+
+def discover(roots, arg_tensors=(), extra_storages=()):
+    """Walks `roots` (the function, or the module) and returns the StateSet.
+
+    Argument tensors that are leaves are lifted like state (an in-place change or a
+    gradient reaches the caller's tensor); those with history are traced as fresh
+    leaves and connected to their history by the compiled call's own autograd node."""
+    state = StateSet()
+    w = _Walker(state)
+    for r in roots:
+        w.visit(r)
+    if default_generator not in state.generators:
+        state.generators.append(default_generator)
+    state.arg_start = len(state.storages)
+    for t in arg_tensors:
+        if t.grad_fn is None:
+            if id(t) not in w.seen:
+                w.seen.add(id(t))
+                state.add_tensor(t)
+        else:
+            state.value_args.append(t)
+    for st in extra_storages:
+        state.add_storage(st)
+    state.finish_state()
+    return state
+
+
+def default_dtype_key():
+    return D.get_default_dtype()

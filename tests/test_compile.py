@@ -1,0 +1,316 @@
+"""jtorch.compile: eager-style training steps compiled into one program.
+
+Each test runs the same code eagerly and compiled from identical state (weights, RNG)
+and checks the results agree, that state (params, grads, optimizer state, buffers, RNG,
+learning rates) is written back, and how often the Python function was traced."""
+import copy
+import warnings
+
+import numpy as np
+import pytest
+import torch as real_torch
+
+import jtorch
+import jtorch.nn as nn
+import jtorch.nn.functional as F
+
+
+def _snapshot(model, opt):
+    return copy.deepcopy(model.state_dict()), jtorch.random.get_rng_state()
+
+
+def _mlp(dropout=0.0, bn=False):
+    jtorch.manual_seed(0)
+    layers = [nn.Linear(6, 16)]
+    if bn:
+        layers.append(nn.BatchNorm1d(16))
+    layers += [nn.ReLU(), nn.Dropout(dropout), nn.Linear(16, 3)]
+    return nn.Sequential(*layers)
+
+
+def _data(n=12, seed=1):
+    g = jtorch.Generator().manual_seed(seed)
+    return jtorch.randn(n, 6, generator=g), jtorch.randint(0, 3, (n,), generator=g)
+
+
+def _run(model, make_opt, steps, compiled, sched=None, x=None, y=None):
+    opt = make_opt(model.parameters())
+    scheduler = sched(opt) if sched else None
+    crit = nn.CrossEntropyLoss()
+
+    def step(xb, yb):
+        opt.zero_grad()
+        loss = crit(model(xb), yb)
+        loss.backward()
+        opt.step()
+        return loss
+
+    fn = jtorch.compile(step) if compiled else step
+    losses, lrs = [], []
+    for _ in range(steps):
+        losses.append(fn(x, y).item())
+        if scheduler is not None:
+            scheduler.step()
+            lrs.append(opt.param_groups[0]["lr"])
+    return losses, lrs, opt, fn
+
+
+@pytest.mark.parametrize("make_opt", [
+    lambda p: jtorch.optim.SGD(p, lr=0.1, momentum=0.9),
+    lambda p: jtorch.optim.AdamW(p, lr=0.01, weight_decay=0.1),
+], ids=["sgd_momentum", "adamw"])
+def test_eager_and_compiled_agree_with_dropout_and_batchnorm(make_opt):
+    x, y = _data()
+    model = _mlp(dropout=0.3, bn=True)
+    sd, rng = _snapshot(model, None)
+    eager, _, opt_e, _ = _run(model, make_opt, 20, compiled=False, x=x, y=y)
+    w_eager = {k: v.clone() for k, v in model.state_dict().items()}
+    model.load_state_dict(sd)
+    jtorch.random.set_rng_state(rng)
+    comp, _, opt_c, fn = _run(model, make_opt, 20, compiled=True, x=x, y=y)
+    np.testing.assert_allclose(comp, eager, rtol=1e-5)
+    for k, v in model.state_dict().items():  # running stats and num_batches_tracked too
+        np.testing.assert_allclose(v.numpy(), w_eager[k].numpy(), rtol=1e-5, atol=1e-6,
+                                   err_msg=k)
+    assert fn.trace_count == 1  # repeated calls never retrace
+    # optimizer state was written back under torch's keys
+    se, sc = opt_e.state_dict()["state"], opt_c.state_dict()["state"]
+    assert se.keys() == sc.keys()
+    for i in se:
+        for k in se[i]:
+            np.testing.assert_allclose(np.asarray(sc[i][k]), np.asarray(se[i][k]),
+                                       rtol=1e-5, atol=1e-7)
+
+
+def test_matches_real_torch_trajectory():
+    x, y = _data()
+    model = _mlp()
+    tmodel = real_torch.nn.Sequential(real_torch.nn.Linear(6, 16), real_torch.nn.ReLU(),
+                                      real_torch.nn.Dropout(0.0), real_torch.nn.Linear(16, 3))
+    tmodel.load_state_dict({k: real_torch.tensor(v.numpy()) for k, v in
+                            model.state_dict().items()})
+    losses, _, _, _ = _run(model, lambda p: jtorch.optim.SGD(p, lr=0.1, momentum=0.9), 10,
+                           compiled=True, x=x, y=y)
+    topt = real_torch.optim.SGD(tmodel.parameters(), lr=0.1, momentum=0.9)
+    tx, ty = real_torch.tensor(x.numpy()), real_torch.tensor(y.numpy())
+    expected = []
+    for _ in range(10):
+        topt.zero_grad()
+        loss = real_torch.nn.functional.cross_entropy(tmodel(tx), ty)
+        loss.backward()
+        topt.step()
+        expected.append(loss.item())
+    np.testing.assert_allclose(losses, expected, rtol=1e-5)
+
+
+def test_new_batch_size_retraces_once_and_grads_are_written_back():
+    model = _mlp()
+    opt = jtorch.optim.SGD(model.parameters(), lr=0.1)
+
+    def step(xb, yb):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(xb), yb)
+        loss.backward()
+        opt.step()
+        return loss
+
+    fn = jtorch.compile(step)
+    x8, y8 = _data(8)
+    x5, y5 = _data(5)
+    fn(x8, y8)
+    fn(x8, y8)
+    assert fn.trace_count == 1
+    fn(x5, y5)
+    fn(x5, y5)
+    assert fn.trace_count == 2
+    fn(x8, y8)
+    assert fn.trace_count == 2
+    # .grad holds this call's gradient, as after an eager step
+    w = model[0].weight
+    g = w.grad.clone()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    opt2 = jtorch.optim.SGD(model.parameters(), lr=0.1)
+    opt2.zero_grad()
+    F.cross_entropy(model(x8), y8).backward()
+    assert g.shape == w.shape and float(g.abs().sum()) > 0
+    np.testing.assert_allclose(before["0.weight"].numpy(), w.detach().numpy())
+
+
+def test_scheduler_inside_and_outside_the_step():
+    x, y = _data()
+    for inside in (False, True):
+        results = []
+        for compiled in (False, True):
+            model = _mlp()
+            opt = jtorch.optim.SGD(model.parameters(), lr=0.5)
+            sched = jtorch.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+
+            def step(xb, yb):
+                opt.zero_grad()
+                loss = F.cross_entropy(model(xb), yb)
+                loss.backward()
+                opt.step()
+                if inside:
+                    sched.step()
+                return loss
+
+            fn = jtorch.compile(step) if compiled else step
+            out = []
+            for _ in range(6):
+                out.append(fn(x, y).item())
+                if not inside:
+                    sched.step()
+            results.append((out, opt.param_groups[0]["lr"], getattr(fn, "trace_count", 1)))
+        (le, lr_e, _), (lc, lr_c, traces) = results
+        np.testing.assert_allclose(lc, le, rtol=1e-5)
+        assert lr_c == lr_e == 0.5 * 0.5 ** 3
+        assert traces == 1  # a new learning rate is an input, not a constant
+
+
+def test_gradient_accumulation_across_calls_keeps_torch_semantics():
+    x, y = _data()
+    model = _mlp()
+    sd = copy.deepcopy(model.state_dict())
+
+    def run(compiled):
+        model.load_state_dict(sd)
+        for p in model.parameters():
+            p.grad = None
+        opt = jtorch.optim.SGD(model.parameters(), lr=0.1)
+
+        def micro(xb, yb):
+            loss = F.cross_entropy(model(xb), yb) / 2
+            loss.backward()
+            return loss
+
+        fn = jtorch.compile(micro) if compiled else micro
+        for _ in range(3):
+            fn(x[:6], y[:6])
+            fn(x[6:], y[6:])
+            opt.step()
+            opt.zero_grad()
+        return [p.detach().clone() for p in model.parameters()], fn
+
+    eager, _ = run(False)
+    comp, fn = run(True)
+    for a, b in zip(comp, eager):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-7)
+    assert fn.trace_count == 2  # grads absent (first micro-batch) / present (second)
+
+
+def test_item_in_control_flow_falls_back_with_one_warning():
+    model = _mlp()
+    x, y = _data()
+
+    def step(xb):
+        out = model(xb).sum()
+        if out.item() > 1e9:  # needs a concrete value
+            out = out * 0
+        return out
+
+    fn = jtorch.compile(step)
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        a = fn(x)
+        b = fn(x)
+    msgs = [str(m.message) for m in w if "jtorch.compile" in str(m.message)]
+    assert len(msgs) == 1
+    assert "test_compile.py" in msgs[0] and "out.item() > 1e9" in msgs[0]
+    np.testing.assert_allclose(a.item(), model(x).sum().item(), rtol=1e-6)
+    assert a.item() == b.item()
+    with pytest.raises(jtorch._compile.CompileError, match="fullgraph=True"):
+        jtorch.compile(step, fullgraph=True)(x)
+
+
+def test_compiled_module_backward_outside_and_train_eval_guard():
+    x, y = _data()
+    model = _mlp(bn=True)
+    ref = copy.deepcopy(model)
+    cm = jtorch.compile(model)
+    assert isinstance(cm, nn.Module) and cm._orig_mod is model
+    assert list(cm.state_dict())[0].startswith("_orig_mod.")
+    loss = F.cross_entropy(cm(x), y)
+    loss.backward()
+    rloss = F.cross_entropy(ref(x), y)
+    rloss.backward()
+    np.testing.assert_allclose(loss.item(), rloss.item(), rtol=1e-6)
+    assert loss.grad_fn.next_functions[0][0].name() == "CompiledFunctionBackward"
+    for (n, p), q in zip(model.named_parameters(), ref.parameters()):
+        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-5, atol=1e-7,
+                                   err_msg=n)
+    # BatchNorm's running stats were updated by the compiled forward
+    np.testing.assert_allclose(model[1].running_mean.numpy(), ref[1].running_mean.numpy(),
+                               rtol=1e-6)
+    fn = cm.__dict__["_compiled_call"]
+    cm(x)
+    ref(x)  # BatchNorm counts this forward too
+    assert fn.trace_count == 1
+    cm.eval()
+    with jtorch.no_grad():
+        out = cm(x)
+    np.testing.assert_allclose(out.numpy(), ref.eval()(x).detach().numpy(), rtol=1e-5,
+                               atol=1e-6)
+    assert fn.trace_count == 2
+
+
+def test_inplace_on_arguments_and_found_state_in_user_objects():
+    class Tracker:
+        def __init__(self):
+            self.stats = {"count": jtorch.zeros(()), "total": jtorch.zeros(3)}
+
+    tr = Tracker()
+
+    def update(v):
+        tr.stats["count"].add_(1)
+        tr.stats["total"].add_(v)
+        v.mul_(2)
+        return tr.stats["total"].sum()
+
+    fn = jtorch.compile(update)
+    v = jtorch.ones(3)
+    version = v._version
+    for _ in range(3):
+        s = fn(v)
+    assert tr.stats["count"].item() == 3
+    np.testing.assert_allclose(tr.stats["total"].numpy(), [7.0, 7.0, 7.0])
+    np.testing.assert_allclose(v.numpy(), [8.0, 8.0, 8.0])
+    assert s.item() == 21.0
+    assert v._version == version + 3
+    assert fn.trace_count == 1
+
+
+def test_random_streams_match_eager_and_advance():
+    def sample():
+        return jtorch.rand(4) + jtorch.randn(2).sum()
+
+    jtorch.manual_seed(7)
+    eager = [sample().numpy() for _ in range(3)]
+    after_eager = jtorch.rand(1).item()
+    jtorch.manual_seed(7)
+    fn = jtorch.compile(sample)
+    comp = [fn().numpy() for _ in range(3)]
+    np.testing.assert_allclose(np.stack(comp), np.stack(eager), rtol=1e-6)
+    assert jtorch.rand(1).item() == after_eager
+    g = jtorch.Generator().manual_seed(3)
+
+    def with_gen():
+        return jtorch.randn(3, generator=g)
+
+    cg = jtorch.compile(with_gen)
+    a, b = cg(), cg()
+    g2 = jtorch.Generator().manual_seed(3)
+    np.testing.assert_allclose(a.numpy(), jtorch.randn(3, generator=g2).numpy())
+    np.testing.assert_allclose(b.numpy(), jtorch.randn(3, generator=g2).numpy())
+
+
+def test_compile_arguments_and_decorator():
+    @jtorch.compile(fullgraph=True)
+    def f(a):
+        return a * 2
+
+    assert f(jtorch.ones(2)).tolist() == [2.0, 2.0]
+    with pytest.raises(RuntimeError, match="Unrecognized mode"):
+        jtorch.compile(f, mode="fastest")
+    with pytest.raises(NotImplementedError, match="dynamic=True"):
+        jtorch.compile(f, dynamic=True)
+    assert jtorch.compile(f, disable=True) is f
