@@ -42,7 +42,8 @@ from ._namedtuple import return_types  # noqa: E402,F401
 
 # Subpackages imported on first use (they pull in optional dependencies or are rarely
 # needed): `torch.amp`, `torch.onnx`, `torch.distributed`, ... resolve lazily.
-_LAZY_SUBMODULES = {"amp", "ao", "quantization", "onnx", "distributed", "cpu", "interop"}
+_LAZY_SUBMODULES = {"amp", "ao", "quantization", "onnx", "distributed", "cpu", "interop",
+                    "compiler"}
 # Top-level names that live in a lazily imported submodule: name -> module.
 _LAZY_NAMES = {
     "compile": "jtorch._compile",

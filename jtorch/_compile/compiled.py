@@ -126,6 +126,23 @@ class CompiledFunction:
                       RuntimeWarning, stacklevel=4)
         return _EAGER
 
+    def memory_analysis(self, *args, **kwargs):
+        """XLA's memory analysis of the program these arguments run (after one call with
+        them): argument, output and temporary bytes, e.g. to check peak memory."""
+        leaves, treedef = jax.tree_util.tree_flatten((args, kwargs), is_leaf=_is_tensor)
+        arg_tensors = [x for x in leaves if isinstance(x, Tensor)]
+        roots = self.roots + [x for x in leaves
+                              if not isinstance(x, (Tensor,) + S._SCALARS)]
+        state = S.discover(roots, arg_tensors, self._extra)
+        key = (treedef, tuple(_leaf_key(x) for x in leaves), state.key(),
+               grad_mode.STATE.grad_enabled, S.default_dtype_key(), _autocast_key())
+        for e in self._cache.get(key, ()):
+            if e is not _EAGER and e.matches(state):
+                fn = e.jitted if not e.diff else e.fwd
+                return fn.lower(*e.gather(state), *e.consts).compile().memory_analysis()
+        raise RuntimeError("memory_analysis: call the compiled function with these "
+                           "arguments first")
+
     def __repr__(self):
         return f"<jtorch.compile'd {self.name}>"
 
