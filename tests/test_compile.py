@@ -365,3 +365,52 @@ def test_accumulate_grad_peak_memory_is_flat_in_k():
         temps[k] = step.memory_analysis(x, y).temp_size_in_bytes
     # 4x the micro-batches, same working memory (only the inputs grow)
     assert temps[8] <= temps[2] * 1.1, temps
+
+
+class _TinyGPT(nn.Module):
+    def __init__(self, vocab=11, d=16, heads=2, layers=2, ctx=8, dropout=0.1):
+        super().__init__()
+        self.tok = nn.Embedding(vocab, d)
+        self.pos = nn.Embedding(ctx, d)
+        self.blocks = nn.ModuleList(
+            nn.TransformerEncoderLayer(d, heads, 4 * d, dropout, batch_first=True,
+                                       norm_first=True) for _ in range(layers))
+        self.ln = nn.LayerNorm(d)
+        self.head = nn.Linear(d, vocab)
+        self.register_buffer("mask", nn.Transformer.generate_square_subsequent_mask(ctx))
+
+    def forward(self, idx):
+        t = idx.shape[1]
+        h = self.tok(idx) + self.pos(jtorch.arange(t))
+        for blk in self.blocks:
+            h = blk(h, src_mask=self.mask[:t, :t], is_causal=True)
+        return self.head(self.ln(h))
+
+
+def test_gpt_with_dropout_adamw_and_clipping_eager_equals_compiled():
+    jtorch.manual_seed(0)
+    model = _TinyGPT()
+    sd = copy.deepcopy(model.state_dict())
+    g = jtorch.Generator().manual_seed(5)
+    idx = jtorch.randint(0, 11, (4, 9), generator=g)
+    x, y = idx[:, :-1], idx[:, 1:]
+    rng = jtorch.random.get_rng_state()
+    runs = []
+    for compiled in (False, True):
+        model.load_state_dict(sd)
+        jtorch.random.set_rng_state(rng)
+        opt = jtorch.optim.AdamW(model.parameters(), lr=3e-3)
+
+        def step(xb, yb):
+            opt.zero_grad()
+            logits = model(xb)
+            loss = F.cross_entropy(logits.reshape(-1, 11), yb.reshape(-1))
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            return loss
+
+        fn = jtorch.compile(step) if compiled else step
+        runs.append([fn(x, y).item() for _ in range(20)])
+    np.testing.assert_allclose(runs[1], runs[0], rtol=1e-5)
+    assert fn.trace_count == 1
