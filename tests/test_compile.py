@@ -45,7 +45,7 @@ def _run(model, make_opt, steps, compiled, sched=None, x=None, y=None):
         opt.step()
         return loss
 
-    fn = jtorch.compile(step) if compiled else step
+    fn = jtorch.compile(step, fullgraph=True) if compiled else step
     losses, lrs = [], []
     for _ in range(steps):
         losses.append(fn(x, y).item())
@@ -341,7 +341,7 @@ def test_accumulate_grad_equals_full_batch_eager_and_compiled():
         model.load_state_dict(sd)
         opt = jtorch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
         step = _accumulating_step(model, opt, k)
-        step = jtorch.compile(step) if compiled else step
+        step = jtorch.compile(step, fullgraph=True) if compiled else step
         losses = [step(x, y).item() for _ in range(3)]
         results[k, compiled] = losses, [p.detach().numpy().copy() for p in model.parameters()]
     full_losses, full_params = results[1, False]
@@ -410,7 +410,7 @@ def test_gpt_with_dropout_adamw_and_clipping_eager_equals_compiled():
             opt.step()
             return loss
 
-        fn = jtorch.compile(step) if compiled else step
+        fn = jtorch.compile(step, fullgraph=True) if compiled else step
         runs.append([fn(x, y).item() for _ in range(20)])
     np.testing.assert_allclose(runs[1], runs[0], rtol=1e-5)
     assert fn.trace_count == 1

@@ -23,6 +23,11 @@ _STATE = grad_mode.STATE
 _BY_NP = D._BY_NP
 _float0 = jax.dtypes.float0
 
+# Autocast (jtorch.amp sets these): one global flag check per op call while it is off.
+_autocast_on = False
+_autocast_hook = None    # (op, tensor args, statics) -> tensor args cast per torch's policy
+_autocast_bypass = None  # (fn, *args) -> fn(*args) with the hook off (in-place ops)
+
 
 # ------------------------------------------------------------------------------ binding
 
@@ -187,6 +192,8 @@ def _check_broadcast(flat):
 
 
 def _call(d: OpDef, targs, statics, out=None):
+    if _autocast_on and out is None:  # torch autocasts functional overloads, never out=
+        targs = _autocast_hook(d, targs, statics)
     if d.has_list:
         flat, struct = _flatten(d, targs)
     else:
@@ -795,7 +802,10 @@ class _ApplyGraph:
 
 def _call_inplace(d: OpDef, targs, statics, _out=None):
     self = targs[0]
-    result = _call(d, targs, statics)
+    if _autocast_on:  # in-place variants are not autocast
+        result = _autocast_bypass(_call, d, targs, statics)
+    else:
+        result = _call(d, targs, statics)
     if isinstance(result, tuple):
         result = result[0]
     return self._inplace_assign(result, d.name + "_")
@@ -858,7 +868,8 @@ def scatter_fn(chain, base_shape):
     if fn is None:
         n = math.prod(base_shape)
         iota = np.arange(n, dtype=np.int64).reshape(base_shape)
-        idx = np.asarray(chain_fn(chain)(iota)).reshape(-1)
+        with jax.ensure_compile_time_eval():  # concrete even inside an outer trace
+            idx = np.asarray(chain_fn(chain)(iota)).reshape(-1)
 
         def f(base, new):
             flat = base.reshape(-1).at[idx].set(jnp.broadcast_to(new, idx.shape[:0] + new.shape)
