@@ -25,7 +25,19 @@ from .._tensor import Tensor
 _LIBRARIES = ("jtorch", "jax", "jaxlib", "numpy", "flax", "optax", "chex", "builtins",
               "functools", "typing", "collections", "abc", "torch", "_pytest", "pytest")
 _SCALARS = (bool, int, float, complex, str, bytes, type(None), np.generic)
+_SCALAR_TYPES = frozenset((bool, int, float, complex, str, bytes, type(None)))
 _MAX_DEPTH = 8
+_CLASSES = []
+
+
+def _classes():
+    """Module, Optimizer, LRScheduler (imported on first use: they import jtorch)."""
+    if not _CLASSES:
+        from ..nn.modules.module import Module
+        from ..optim.lr_scheduler import LRScheduler
+        from ..optim.optimizer import Optimizer
+        _CLASSES.extend((Module, Optimizer, LRScheduler))
+    return _CLASSES
 _MAX_ITEMS = 10_000
 
 
@@ -107,7 +119,7 @@ class _Walker:
         self.seen = set()
 
     def visit(self, obj, depth=0):
-        if isinstance(obj, _SCALARS) or depth > _MAX_DEPTH:
+        if type(obj) in _SCALAR_TYPES or depth > _MAX_DEPTH or isinstance(obj, _SCALARS):
             return
         i = id(obj)
         if i in self.seen:
@@ -116,9 +128,7 @@ class _Walker:
         if isinstance(obj, Tensor):
             self.state.add_tensor(obj)
             return
-        from ..nn.modules.module import Module
-        from ..optim.optimizer import Optimizer
-        from ..optim.lr_scheduler import LRScheduler
+        Module, Optimizer, LRScheduler = _classes()
         if isinstance(obj, Module):
             self._module(obj, depth)
         elif isinstance(obj, Optimizer):
@@ -164,7 +174,7 @@ class _Walker:
             if sub is not None:
                 self.visit(sub, depth + 1)
         for k, v in m.__dict__.items():  # plain tensor attributes, held objects
-            if k in _MODULE_INTERNALS:
+            if type(v) in _SCALAR_TYPES or k in _MODULE_INTERNALS:
                 continue
             self.visit(v, depth + 1)
 
