@@ -87,7 +87,8 @@ def run_backward(roots, root_grads, *, retain_graph=False, create_graph=False, i
     heap = [(n.seq, n) for n in starts if deps.get(n, 0) == 0 and
             (needed is None or n in needed)]
     heap.sort()
-    check_nan = _ANOMALY.enabled and _ANOMALY.check_nan
+    anomaly = _ANOMALY.enabled
+    check_nan = anomaly and _ANOMALY.check_nan
     with grad_mode.set_grad_enabled(create_graph):
         while heap:
             node = heappop(heap)[1]
@@ -95,7 +96,10 @@ def run_backward(roots, root_grads, *, retain_graph=False, create_graph=False, i
             if glist is None:
                 glist = [None] * _n_out(node)
             if node._tensor_hooks is not None or node._retained is not None:
-                _run_tensor_hooks(node, glist, create_graph)
+                if anomaly:
+                    _anomaly_guard(node, _run_tensor_hooks, node, glist, create_graph)
+                else:
+                    _run_tensor_hooks(node, glist, create_graph)
             if targets is not None:
                 tg = targets.get(node)
                 if tg is not None:
@@ -110,8 +114,10 @@ def run_backward(roots, root_grads, *, retain_graph=False, create_graph=False, i
                 if accumulate:
                     _accumulate(node, glist[0], create_graph)
                 continue
-            if node._pre_hooks or node._hooks or check_nan or create_graph:
-                out = _run_node(node, glist, create_graph, check_nan)
+            if anomaly:
+                out = _anomaly_guard(node, _run_node, node, glist, create_graph, check_nan)
+            elif node._pre_hooks or node._hooks or create_graph:
+                out = _run_node(node, glist, create_graph, False)
             else:  # the hot path, inlined
                 if node.released or node.saved or node.saved_out is not None:
                     node.check_saved()
@@ -261,6 +267,16 @@ def _run_node(node, glist, create_graph, check_nan):
                 raise RuntimeError(f"Function '{node.name()}' returned nan values in its "
                                    f"{i}th output.")
     return out
+
+
+def _anomaly_guard(node, fn, *args):
+    """Anomaly mode: an error while running `node` (its hooks or its backward) first warns
+    with the node's forward stack, then propagates."""
+    try:
+        return fn(*args)
+    except Exception:
+        anomaly_mode.report_error(node)
+        raise
 
 
 def _check_hook_result(hook, res, n, create_graph):

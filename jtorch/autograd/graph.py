@@ -9,6 +9,8 @@ import itertools
 import re
 import weakref
 
+from .anomaly_mode import STATE as _ANOMALY, forward_stack as _forward_stack
+
 _seq = itertools.count()
 
 _FREED = (
@@ -53,6 +55,8 @@ class Node:
         self._metadata = None
         self.released = False
         self.seq = -next(_seq)  # the engine runs newer nodes first, as torch does
+        if _ANOMALY.enabled:  # torch keeps the creating call's stack for its error report
+            self.metadata["traceback_"] = _forward_stack()
 
     def name(self):
         return _CPP_NAMES.get(self._name, self._name)

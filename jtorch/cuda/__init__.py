@@ -1,11 +1,10 @@
 """torch.cuda over JAX's GPU devices: queries, seeding, synchronize, memory statistics.
 
 "cuda:N" is JAX's N-th GPU. Seeding seeds jtorch's one default generator (shared by all
-devices). Memory figures come from the JAX device's `memory_stats()` (0 when the
-backend reports none). JAX cannot reset its peak counter, so after
-`reset_peak_memory_stats()` the max_* functions report a new peak only once it exceeds
-the old one (otherwise the current figure). `empty_cache()` is a no-op: XLA's allocator
-owns the memory.
+devices). Memory figures come from jtorch.utils.memory: the JAX device's `memory_stats()`
+on GPU, and, when JAX sees no GPU, the CPU's account of live arrays (torch reports 0
+there; jtorch reports the host figures so leak hunting works on any machine).
+`empty_cache()` is a no-op: XLA's allocator owns the memory.
 """
 from __future__ import annotations
 
@@ -16,7 +15,6 @@ import jax as _jax
 from .. import _device, _random
 
 _current = [0]
-_peak_baseline: dict = {}
 
 
 def is_available():
@@ -257,6 +255,8 @@ class stream:
 
 
 # ------------------------------------------------------------------ memory
+# jtorch.utils.memory does the accounting. Without a GPU these report the CPU's account of
+# live arrays (torch would report 0), so memory_allocated()-based leak hunting works anywhere.
 def _stats(dev):
     try:
         return dev.memory_stats() or {}
@@ -264,10 +264,22 @@ def _stats(dev):
         return {}
 
 
-def _stat(device, key):
-    if not is_available():
-        return 0
-    return int(_stats(_jax_dev(device)).get(key, 0))
+class _LazyMemory:
+    """jtorch.utils.memory, imported on first use (keeps `import jtorch` free of it)."""
+
+    def __getattr__(self, name):
+        from ..utils import memory
+        return getattr(memory, name)
+
+
+_memory = _LazyMemory()
+
+
+def _mem_dev(device=None):
+    """The JAX device the memory functions describe: the CUDA device, else the CPU."""
+    if is_available():
+        return _jax_dev(device)
+    return _jax.local_devices(backend="cpu")[0]
 
 
 def empty_cache():
@@ -279,34 +291,23 @@ def ipc_collect():
 
 
 def memory_allocated(device=None):
-    return _stat(device, "bytes_in_use")
-
-
-def memory_reserved(device=None):
-    return _stat(device, "bytes_reserved") or _stat(device, "pool_bytes") or \
-        memory_allocated(device)
-
-
-def _peak(device, key, current):
-    peak = _stat(device, key)
-    base = _peak_baseline.get((_index(device), key))
-    if base is not None and peak <= base:
-        return current
-    return peak
+    return _memory.memory_allocated(_mem_dev(device))
 
 
 def max_memory_allocated(device=None):
-    return _peak(device, "peak_bytes_in_use", memory_allocated(device))
+    return _memory.max_memory_allocated(_mem_dev(device))
+
+
+def memory_reserved(device=None):
+    return _memory.memory_reserved(_mem_dev(device))
 
 
 def max_memory_reserved(device=None):
-    return _peak(device, "peak_pool_bytes", memory_reserved(device)) or \
-        max_memory_allocated(device)
+    return _memory.max_memory_reserved(_mem_dev(device))
 
 
 def reset_peak_memory_stats(device=None):
-    for key in ("peak_bytes_in_use", "peak_pool_bytes"):
-        _peak_baseline[(_index(device), key)] = _stat(device, key)
+    _memory.reset_peak_memory_stats(_mem_dev(device))
 
 
 reset_max_memory_allocated = reset_peak_memory_stats
@@ -316,31 +317,23 @@ max_memory_cached = max_memory_reserved
 
 
 def memory_stats(device=None):
-    return {
-        "allocated_bytes.all.current": memory_allocated(device),
-        "allocated_bytes.all.peak": max_memory_allocated(device),
-        "reserved_bytes.all.current": memory_reserved(device),
-        "reserved_bytes.all.peak": max_memory_reserved(device),
-        "num_alloc_retries": 0,
-        "num_ooms": 0,
-    }
+    return _memory.memory_stats(_mem_dev(device))
 
 
 def memory_summary(device=None, abbreviated=False):
-    s = memory_stats(device)
-    return "\n".join(f"{k}: {v}" for k, v in s.items())
+    return _memory.memory_summary(_mem_dev(device), abbreviated)
 
 
 def mem_get_info(device=None):
-    if not is_available():
-        _lazy_check()
-    st = _stats(_jax_dev(device))
-    total = int(st.get("bytes_limit", 0))
-    return (total - int(st.get("bytes_in_use", 0)), total)
+    """(free, total) bytes of the CUDA device (torch's error without one)."""
+    return _memory.mem_get_info(_jax_dev(device))
 
 
 def __getattr__(name):
     if name.startswith("__"):
         raise AttributeError(name)
+    if name == "amp":  # torch.cuda.amp (deprecated aliases), imported on first use
+        import importlib
+        return importlib.import_module(".amp", __name__)
     from .._errors import missing
     raise missing(f"torch.cuda.{name}")
