@@ -9,6 +9,10 @@ code with no host syncs, so it also runs when the values are JAX tracers.
 `ctx` is a FunctionCtx (the user's namespace: save_for_backward, needs_input_grad,
 mark_dirty, ...); the node forwards unknown attributes to it, so `y.grad_fn.k` and
 `y.grad_fn.saved_tensors` work as in torch.
+
+Under jtorch.func transforms and JAX's differentiating/batching transforms the tape
+does not see the computation, so there `apply` goes through a jax.custom_vjp /
+custom_jvp built from the user's backward / jvp instead (_custom_vjp.py).
 """
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ import inspect
 
 import jax.numpy as jnp
 
+from . import _custom_vjp as _CV
 from . import grad_mode
 from .graph import _FREED, Node, _modified_msg
 
@@ -217,6 +222,15 @@ class Function(metaclass=_FunctionMeta):
         raise NotImplementedError("You must implement the jvp function for custom "
                                   "autograd.Function to use it with forward mode AD.")
 
+    # torch.func.vmap: either set this (JAX batches the custom rule) or write `vmap`
+    generate_vmap_rule = False
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        raise NotImplementedError("To use autograd.Function with vmap, you must either "
+                                  "override the vmap staticmethod or set "
+                                  "generate_vmap_rule=True.")
+
     @classmethod
     def _uses_setup_context(cls):
         return cls.setup_context is not Function.setup_context
@@ -229,6 +243,24 @@ class Function(metaclass=_FunctionMeta):
             args = _bind(cls.forward, args, kwargs, skip_ctx=not setup)
         if cls.backward is Function.backward and cls.vjp is not Function.vjp:
             cls.backward = cls.vjp
+        routed = _CV.route(cls, args)
+        if routed is None:
+            return cls._apply_tape(args, setup)
+        kinds, in_func = routed
+        _CV.check(cls, setup, kinds, in_func)
+        outputs = _CV.apply(cls, args, setup, kinds, in_func)
+        if _STATE.grad_enabled and any(isinstance(a, Tensor) and a._rg for a in args):
+            # an input with tape history (e.g. a module's parameter captured inside a
+            # jtorch.func transform): the outputs also get the tape node, from a forward
+            # run at this level, so the transform can find and lift that input
+            return cls._apply_tape(args, setup, outputs)
+        return outputs
+
+    @classmethod
+    def _apply_tape(cls, args, setup, values=None):
+        """The eager/jit path: forward under no_grad, one tape node for the outputs.
+        With `values`, those (already computed) outputs get the node instead."""
+        from .._tensor import Tensor
         tensor_pos = tuple(i for i, a in enumerate(args) if isinstance(a, Tensor))
         grad_on = _STATE.grad_enabled
         needs = tuple(grad_on and isinstance(a, Tensor) and a._rg for a in args)
@@ -241,7 +273,7 @@ class Function(metaclass=_FunctionMeta):
             else:
                 outputs = cls.forward(ctx, *args)
         if not any(needs):
-            return outputs
+            return outputs if values is None else values
         # the node's edges are taken before dirty inputs are rebased onto it
         edges = tuple((_edge(args[p]) if needs[p] else (None, 0)) for p in tensor_pos)
         in_meta = tuple((tuple(args[p].shape), args[p]._value.dtype) for p in tensor_pos)
@@ -250,7 +282,11 @@ class Function(metaclass=_FunctionMeta):
         out_meta = tuple((tuple(o.shape), o._value.dtype) if isinstance(o, Tensor) else None
                          for o in outs)
         node = cls._backward_cls(cls, ctx, edges, tensor_pos, in_meta, len(args), out_meta)
-        new_outs = _attach_outputs(node, ctx, args, outs)
+        if values is None:
+            new_outs = _attach_outputs(node, ctx, args, outs)
+        else:
+            vals = values if is_tuple else (values,)
+            new_outs = _attach_outputs(node, ctx, args, vals, outs)
         ctx._saved = tuple((t, None if t is None else t._vc[0]) for t in ctx.to_save)
         return new_outs if is_tuple else new_outs[0]
 
@@ -267,9 +303,10 @@ def _edge(t):
     return (t._grad_accumulator(), 0)
 
 
-def _attach_outputs(node, ctx, args, outs):
+def _attach_outputs(node, ctx, args, outs, ref=None):
     """Make the differentiable tensor outputs outputs of `node` (torch's rules for
-    dirty inputs, inputs returned as-is, and non-differentiable outputs)."""
+    dirty inputs, inputs returned as-is, and non-differentiable outputs). `ref`: the
+    forward's own outputs when `outs` were computed elsewhere (the custom_vjp path)."""
     from .._tensor import Tensor
     input_ids = {id(a) for a in args if isinstance(a, Tensor)}
     dirty = {id(t) for t in ctx.dirty_tensors}
@@ -286,8 +323,9 @@ def _attach_outputs(node, ctx, args, outs):
         if not isinstance(o, Tensor):
             res.append(o)
             continue
-        differentiable = id(o) not in nondiff and o.dtype._category >= 2
-        if id(o) in dirty:
+        r = o if ref is None else ref[i]
+        differentiable = id(r) not in nondiff and o.dtype._category >= 2
+        if id(r) in dirty:
             if differentiable:
                 o.grad_fn, o._output_nr, o._rg = node, i, True
             else:
@@ -337,6 +375,7 @@ def once_differentiable(fn):
                 o.grad_fn, o._output_nr, o._rg = err, 0, True
             res.append(o)
         return tuple(res) if tup else res[0]
+    wrapper._once_differentiable = True
     return wrapper
 
 
