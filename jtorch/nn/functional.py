@@ -322,8 +322,12 @@ _C10_NAMES = {"Float": "float", "Double": "double", "Half": "c10::Half",
               "ComplexFloat": "c10::complex<float>", "ComplexDouble": "c10::complex<double>"}
 
 
+from .._ops import dispatch as _dispatch  # noqa: E402
+
+
 def linear(input, weight, bias=None):
-    if input.dtype != weight.dtype and input.dim() >= 1 and weight.dim() == 2:
+    if input.dtype != weight.dtype and input.dim() >= 1 and weight.dim() == 2 \
+            and not _dispatch._autocast_on:  # autocast casts both to one dtype first
         raise RuntimeError("expected m1 and m2 to have the same dtype, but got: "
                            f"{_C10_NAMES.get(_dt_name(input), _dt_name(input))} != "
                            f"{_C10_NAMES.get(_dt_name(weight), _dt_name(weight))}")

@@ -36,7 +36,8 @@ def _fallback_linear(input, weight, bias=None):
 
 
 def _linear(input, weight, bias):
-    if input.dtype is not weight.dtype:   # torch never promotes here
+    from ..._ops import dispatch
+    if input.dtype is not weight.dtype and not dispatch._autocast_on:  # autocast casts first
         from ..._dtype import type_name
         raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got "
                            f"{type_name(input.dtype)} and {type_name(weight.dtype)}")
