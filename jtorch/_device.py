@@ -69,7 +69,7 @@ CPU = device("cpu")
 @functools.lru_cache(maxsize=None)
 def gpu_devices():
     try:
-        return tuple(jax.devices("gpu"))
+        return tuple(jax.local_devices(backend="gpu"))  # this process's, under jax.distributed
     except RuntimeError:
         return ()
 
@@ -84,9 +84,9 @@ def jax_device(d):
     """The JAX device for a torch device; raises torch's error when CUDA is absent."""
     d = to_device(d)
     if d.type in ("cpu", "meta"):
-        return jax.devices("cpu")[0]
+        return jax.local_devices(backend="cpu")[0]
     if d.type in ("cuda", "xla", "tpu"):
-        gpus = gpu_devices() if d.type == "cuda" else tuple(jax.devices())
+        gpus = gpu_devices() if d.type == "cuda" else tuple(jax.local_devices())
         if not gpus:
             raise CudaUnavailableError(
                 "Torch not compiled with CUDA enabled (jtorch: JAX sees no GPU)")
