@@ -1,5 +1,6 @@
-"""torch.utils: the parts real training scripts touch (data loading)."""
+"""torch.utils: the parts real training scripts touch (data loading, DLPack exchange)."""
 from . import data  # noqa: F401
+from . import dlpack  # noqa: F401  (also gives Tensor its __dlpack__ protocol methods)
 
 
 def __getattr__(name):
