@@ -48,6 +48,15 @@ _LAZY_SUBMODULES = {"amp", "ao", "quantization", "onnx", "distributed", "cpu", "
 _LAZY_NAMES = {
     "compile": "jtorch._compile",
     "autocast": "jtorch.amp",
+    **{n: "jtorch.ao._quantized" for n in (
+        "quint8", "qint8", "qint32", "qscheme", "per_tensor_affine", "per_channel_affine",
+        "per_tensor_symmetric", "per_channel_symmetric", "per_channel_affine_float_qparams",
+        "quantize_per_tensor", "quantize_per_channel", "dequantize")},
+    **{n: "jtorch.amp.autocast_mode" for n in (
+        "is_autocast_enabled", "set_autocast_enabled", "get_autocast_dtype",
+        "set_autocast_dtype", "is_autocast_cache_enabled", "set_autocast_cache_enabled",
+        "clear_autocast_cache", "autocast_increment_nesting", "autocast_decrement_nesting",
+        "is_autocast_cpu_enabled", "get_autocast_cpu_dtype", "get_autocast_gpu_dtype")},
     "from_dlpack": "jtorch.utils.dlpack",
     "to_dlpack": "jtorch.utils.dlpack",
 }

@@ -27,6 +27,7 @@ _float0 = jax.dtypes.float0
 _autocast_on = False
 _autocast_hook = None    # (op, tensor args, statics) -> tensor args cast per torch's policy
 _autocast_bypass = None  # (fn, *args) -> fn(*args) with the hook off (in-place ops)
+_quantized_hook = None   # (op, tensor args, statics) -> result, or NotImplemented
 
 
 # ------------------------------------------------------------------------------ binding
@@ -192,6 +193,10 @@ def _check_broadcast(flat):
 
 
 def _call(d: OpDef, targs, statics, out=None):
+    if _quantized_hook is not None:  # jtorch.ao installs it: ops on quantized tensors
+        r = _quantized_hook(d, targs, statics)
+        if r is not NotImplemented:
+            return r
     if _autocast_on and out is None:  # torch autocasts functional overloads, never out=
         targs = _autocast_hook(d, targs, statics)
     if d.has_list:

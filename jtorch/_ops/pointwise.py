@@ -363,7 +363,7 @@ _unary("log1p", jnp.log1p, lambda g, out, x: (g / _c(1 + x),), ("input",))
 _unary("expm1", jnp.expm1, **_res(lambda g, out, x: (g * _c(out + 1),)))
 _unary("exp2", jnp.exp2, **_res(lambda g, out, x: (g * _c(out * _LN2),)))
 _unary("sqrt", jnp.sqrt, **_res(lambda g, out, x: (g / (2 * _c(out)),)))
-_unary("rsqrt", lambda x: jax.lax.rsqrt(x) if not _is_complex(x) else 1 / jnp.sqrt(x),
+_unary("rsqrt", lambda x: 1 / jnp.sqrt(x),  # torch's CPU rsqrt is 1/sqrt, bit for bit
        **_res(lambda g, out, x: (-0.5 * g * _c(out * out * out),)))
 _unary("reciprocal", lambda x: 1 / x, **_res(lambda g, out, x: (-g * _c(out * out),)))
 _unary("sigmoid", lambda x: jax.nn.sigmoid(x) if not _is_complex(x) else 1 / (1 + jnp.exp(-x)),
