@@ -1,4 +1,4 @@
-"""Eager-overhead benchmark: jtorch vs PyTorch eager vs raw jnp, side by side in one run.
+"""`jtorch bench --overhead`: eager dispatch overhead, jtorch vs PyTorch eager vs raw jnp.
 
 Measures per-op dispatch (small add / small matmul, with and without grad recording)
 and a forward+backward of an MLP 784-512-512-10 (batch 128) written in raw tensor
@@ -133,13 +133,18 @@ def run(quick=False, out_json=None, progress=print):
             for lib, cs in cases.items():
                 measure(name + suffix, lib, cs[name], reps_op)
             measure(name + suffix, "jnp", jnp_cases[name], reps_op)
-    from .workloads import gpt_step, mlp_step
+    from .workloads import build, train_step_fn
+
+    def train_step(lib, name):
+        model, opt, crit, x, y = build(lib, name)
+        step = train_step_fn(model, opt, crit)
+        return lambda: step(x, y)
     progress("training steps (forward, backward, optimizer.step)")
     reps_step = 5 if quick else 20
-    for label, build in (("W1 mlp train step", mlp_step), ("W3 gpt train step", gpt_step)):
-        measure(label, "jtorch", _synced(build(jtorch)), reps_step)
+    for label, name in (("W1 mlp train step", "W1"), ("W3 gpt train step", "W3")):
+        measure(label, "jtorch", _synced(train_step(jtorch, name)), reps_step)
         if torch is not None:
-            measure(label, "torch", _synced(build(torch)), reps_step)
+            measure(label, "torch", _synced(train_step(torch, name)), reps_step)
     progress("MLP 784-512-512-10, batch 128, forward+backward")
     measure("mlp fwd+bwd", "jtorch", _mlp(jtorch), reps_mlp)
     if torch is not None:

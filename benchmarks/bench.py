@@ -1,0 +1,257 @@
+"""`jtorch bench`: training-step time, first-call time and peak memory of three workloads,
+for jtorch eager, jtorch.compile, a hand-written flax+optax `jax.jit` step (the limit),
+PyTorch eager and torch.compile, measured side by side in one run.
+
+Each (workload, column) runs in its own fresh process with compilation caches off (first-call
+time, peak memory; see `cell.py`); the processes of one workload are started one after the
+other, then driven in interleaved rounds of N steps each, the order rotating, so machine noise
+hits all columns alike; per-step medians come from those rounds.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import select
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+from .columns import COLUMNS, LABELS
+from .workloads import NAMES, TITLES
+
+SCHEMA = "jtorch-bench/1"
+TARGETS = {"compiled_vs_flax": 1.05, "compiled_first_call_vs_flax": 1.2}
+MODES = {  # interleaved rounds x steps per round; warm-up steps after the first; timeout (s)
+    "quick": dict(rounds=3, steps=3, warmup=2, timeout=300),
+    "full": dict(rounds=7, steps=5, warmup=3, timeout=900),
+}
+# torch.compile takes ~1 minute per workload to compile on a small CPU; the quick default
+# (which should finish in a few minutes) leaves it out unless asked for with --columns.
+QUICK_COLUMNS = tuple(c for c in COLUMNS if c != "torch-compile")
+QUICK_SKIP_NOTE = ("left out of the quick default (about a minute of compiling per workload "
+                   "on a small CPU); add it with --columns or run --full")
+MEM_RSS = "peak RSS of a fresh process (VmHWM) minus its RSS after the library imports"
+MEM_DEVICE = "device allocator peak (jax memory_stats / torch.cuda.max_memory_allocated)"
+
+
+def _log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _torch_available():
+    import importlib.util
+    return importlib.util.find_spec("torch") is not None
+
+
+class _Worker:
+    """A `python -m benchmarks.cell` process serving one (workload, column)."""
+
+    def __init__(self, workload, column, warmup, env_extra):
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        env = dict(os.environ)
+        env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+        env["JAX_ENABLE_COMPILATION_CACHE"] = "false"
+        env.update(env_extra)
+        self.log = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.cell", workload, column, str(warmup)],
+            env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log)
+        self.buf = b""
+
+    def _stderr_tail(self):
+        self.log.seek(0)
+        lines = self.log.read().decode(errors="replace").strip().splitlines()
+        return " | ".join(lines[-3:])
+
+    def answer(self, timeout):
+        """The worker's next JSON line, or {"error": ...} on timeout or death."""
+        deadline = time.monotonic() + timeout
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.close()
+                return {"error": f"timed out after {timeout} s"}
+            if not select.select([fd], [], [], left)[0]:
+                continue
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                self.proc.wait()
+                return {"error": f"process exited with {self.proc.returncode}: "
+                                 f"{self._stderr_tail()}"}
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line)
+
+    def ask(self, cmd, timeout):
+        try:
+            self.proc.stdin.write(cmd.encode() + b"\n")
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            return {"error": f"process exited: {self._stderr_tail()}"}
+        return self.answer(timeout)
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+def _finite_pos(v):
+    return isinstance(v, (int, float)) and math.isfinite(v) and v > 0
+
+
+def _ratio(a, b):
+    return a / b if _finite_pos(a) and _finite_pos(b) else None
+
+
+def measure(workloads=NAMES, columns=None, mode="quick", progress=_log, **overrides):
+    """Run the benchmark; returns the result dict (the JSON schema `SCHEMA`)."""
+    cfg = {**MODES[mode], **overrides}
+    skipped = {}
+    if columns is None:
+        columns = COLUMNS if mode == "full" else QUICK_COLUMNS
+        skipped = {c: QUICK_SKIP_NOTE for c in COLUMNS if c not in columns}
+    for w in workloads:
+        if w not in NAMES:
+            raise ValueError(f"unknown workload {w!r}; expected some of {', '.join(NAMES)}")
+    for c in columns:
+        if c not in COLUMNS:
+            raise ValueError(f"unknown column {c!r}; expected some of {', '.join(COLUMNS)}")
+    has_torch = _torch_available()
+    result = {"schema": SCHEMA, "meta": _meta(mode, cfg, has_torch), "workloads": {}}
+    result["meta"]["skipped_columns"] = skipped
+    for c, why in skipped.items():
+        progress(f"[bench] {c}: {why}")
+    for w in workloads:
+        cols = {}
+        inductor_dir = tempfile.mkdtemp(prefix=f"jtorch-bench-inductor-{w}-")
+        try:
+            cols = _measure_workload(w, columns, cfg, has_torch, inductor_dir, progress)
+        finally:
+            shutil.rmtree(inductor_dir, ignore_errors=True)
+        result["workloads"][w] = {"title": TITLES[w], "columns": cols, "ratios": _ratios(cols)}
+    return result
+
+
+def _fail(cols, w, c, msg, progress):
+    cols[c] = {"available": False, "error": msg}
+    progress(f"[bench] {w} {c:<16} unavailable: {msg}")
+
+
+def _measure_workload(w, columns, cfg, has_torch, inductor_dir, progress):
+    cols, workers = {}, {}
+    timeout = cfg["timeout"]
+    try:
+        # 1. One fresh process per column, started one at a time so first calls never overlap.
+        for c in columns:
+            if c.startswith("torch") and not has_torch:
+                _fail(cols, w, c, "torch is not installed", progress)
+                continue
+            t0 = time.perf_counter()
+            wk = _Worker(w, c, cfg["warmup"], {"TORCHINDUCTOR_CACHE_DIR": inductor_dir})
+            r = wk.answer(timeout)
+            if "error" in r:
+                wk.close()
+                _fail(cols, w, c, r["error"], progress)
+                continue
+            workers[c] = wk
+            cols[c] = {"available": True, **r["ready"]}
+            progress(f"[bench] {w} {c:<16} first call {r['ready']['first_call_s']:8.3f} s "
+                     f"({time.perf_counter() - t0:.0f} s incl. start-up)")
+        # 2. Interleaved rounds: every live column runs N steps, the order rotating.
+        samples = {c: [] for c in workers}
+        for rnd in range(cfg["rounds"]):
+            live = [c for c in workers if cols[c]["available"]]
+            k = rnd % max(1, len(live))
+            for c in live[k:] + live[:k]:
+                r = workers[c].ask(f"run {cfg['steps']}", timeout)
+                if "error" in r:
+                    _fail(cols, w, c, r["error"], progress)
+                else:
+                    samples[c] += r["step_s"]
+        # 3. Final loss and memory; one line per finished cell.
+        for c, wk in workers.items():
+            if not cols[c]["available"]:
+                continue
+            r = wk.ask("done", timeout)
+            if "error" in r:
+                _fail(cols, w, c, r["error"], progress)
+                continue
+            dev = r.get("device_peak_bytes")
+            med = statistics.median(samples[c])
+            cols[c].update(step_s_median=med, step_s=samples[c], loss=r["loss"],
+                           peak_mem_bytes=dev if dev else r["peak_rss_delta_bytes"],
+                           mem_method=MEM_DEVICE if dev else MEM_RSS,
+                           peak_rss_delta_bytes=r["peak_rss_delta_bytes"])
+            progress(f"[bench] {w} {c:<16} {med * 1e3:10.3f} ms/step (median of "
+                     f"{len(samples[c])})   peak mem {cols[c]['peak_mem_bytes'] / 2**20:.1f} MiB")
+    finally:
+        for wk in workers.values():
+            wk.close()
+    return {c: cols[c] for c in columns if c in cols}
+
+
+def _ratios(cols):
+    def get(c, k):
+        return cols.get(c, {}).get(k)
+    r = {
+        "compiled_vs_flax": _ratio(get("jtorch-compiled", "step_s_median"),
+                                   get("flax", "step_s_median")),
+        "compiled_first_call_vs_flax": _ratio(get("jtorch-compiled", "first_call_s"),
+                                              get("flax", "first_call_s")),
+        "eager_vs_torch": _ratio(get("jtorch-eager", "step_s_median"),
+                                 get("torch-eager", "step_s_median")),
+    }
+    r["targets_met"] = {k: (None if r[k] is None else r[k] <= t) for k, t in TARGETS.items()}
+    return r
+
+
+def _meta(mode, cfg, has_torch):
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+    vers = {}
+    for pkg in ("jax", "jaxlib", "flax", "optax", "torch", "numpy"):
+        try:
+            vers[pkg] = version(pkg)
+        except PackageNotFoundError:
+            vers[pkg] = None
+    from jtorch import __jtorch_version__
+    vers["jtorch"] = __jtorch_version__
+    return {
+        "mode": mode, "config": {k: v for k, v in cfg.items() if k != "timeout"},
+        "versions": vers, "python": platform.python_version(), "machine": platform.machine(),
+        "cpu_count": os.cpu_count(), "torch_available": has_torch, "columns": LABELS,
+        "optimizers": {"W1": "SGD(lr=0.01, momentum=0.9)", "W2": "SGD(lr=0.01, momentum=0.9)",
+                       "W3": "AdamW(lr=3e-4, weight_decay=0.1)"},
+        "time_unit": "seconds", "memory_unit": "bytes",
+        "step_time": "wall time of one full training step (forward, loss, backward, optimizer "
+                     "step) waited on with block_until_ready / cuda.synchronize; median over "
+                     "interleaved rounds",
+        "first_call": "wall time of the first step in a fresh process with compilation caches "
+                      "off (includes tracing and compiling); model construction excluded",
+        "memory_methods": [MEM_DEVICE, MEM_RSS],
+        "targets": TARGETS,
+    }
+
+
+def run(workloads=NAMES, columns=None, full=False, out_json="bench_results.json",
+        out_png="bench_results.png", progress=_log, **overrides):
+    """The `jtorch bench` entry point: measure, print the table, write JSON and PNG.
+    `overrides` replace the mode's repetition settings (rounds, steps, warmup, timeout)."""
+    from .report import plot, table
+    result = measure(workloads, columns, "full" if full else "quick", progress, **overrides)
+    print(table(result))
+    if out_json:
+        with open(out_json, "w") as f:
+            json.dump(result, f, indent=2)
+        print(f"wrote {out_json}")
+    if out_png:
+        note = plot(result, out_png)
+        print(note)
+    return result
