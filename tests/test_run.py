@@ -131,9 +131,12 @@ def test_cuda_namespace_on_cpu_matches_torch_cpu_build():
     import torch
     import jtorch
     import jtorch.cuda
-    for name in ("is_available", "device_count", "memory_allocated", "max_memory_allocated",
-                 "memory_reserved"):
+    for name in ("is_available", "device_count"):
         assert getattr(jtorch.cuda, name)() == getattr(torch.cuda, name)(), name
+    # the memory API reports the live-array account even without a GPU (torch's CPU build
+    # says 0), so memory_allocated()-based leak hunting works anywhere: test_memory_api.py
+    for name in ("memory_allocated", "max_memory_allocated", "memory_reserved"):
+        assert isinstance(getattr(jtorch.cuda, name)(), int) and getattr(jtorch.cuda, name)() >= 0
     for name in ("current_device", "synchronize", "get_device_name"):
         with pytest.raises(AssertionError):
             getattr(jtorch.cuda, name)()

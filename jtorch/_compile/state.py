@@ -248,8 +248,8 @@ def discover(roots, arg_tensors=(), extra_storages=()):
     """Walks `roots` (the function, or the module) and returns the StateSet.
 
     Argument tensors that are leaves are lifted like state (an in-place change or a
-    gradient reaches the caller's tensor); those with history are traced as fresh
-    leaves and connected to their history by the compiled call's own autograd node."""
+    gradient reaches the caller's tensor); those with history, and views, are traced as
+    fresh leaves (connected to their history by the compiled call's autograd node)."""
     state = StateSet()
     w = _Walker(state)
     for r in roots:
@@ -258,7 +258,9 @@ def discover(roots, arg_tensors=(), extra_storages=()):
         state.generators.append(default_generator)
     state.arg_start = len(state.storages)
     for t in arg_tensors:
-        if t.grad_fn is None:
+        # a view argument (x[i:j] of a dataset) is passed by value: its slice bounds must
+        # not become part of the program, or every new batch offset would retrace
+        if t.grad_fn is None and not t._chain:
             if id(t) not in w.seen:
                 w.seen.add(id(t))
                 state.add_tensor(t)
