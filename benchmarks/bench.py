@@ -26,8 +26,8 @@ from .workloads import NAMES, TITLES
 SCHEMA = "jtorch-bench/1"
 TARGETS = {"compiled_vs_flax": 1.05, "compiled_first_call_vs_flax": 1.2}
 MODES = {  # interleaved rounds x steps per round; warm-up steps after the first; timeout (s)
-    "quick": dict(rounds=3, steps=3, warmup=2, timeout=300),
-    "full": dict(rounds=7, steps=5, warmup=3, timeout=900),
+    "quick": dict(rounds=5, steps=4, warmup=10, timeout=300),
+    "full": dict(rounds=7, steps=5, warmup=20, timeout=900),
 }
 # torch.compile takes ~1 minute per workload to compile on a small CPU; the quick default
 # (which should finish in a few minutes) leaves it out unless asked for with --columns.
