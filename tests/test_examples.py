@@ -66,3 +66,8 @@ def test_gpt_tiny(attention):
     extra = ["--manual-attention"] if attention == "manual" else []
     out = jtorch_run("gpt_tiny.py", "--steps", "3", "--sample-tokens", "8", *extra)
     assert "sample:" in out
+
+
+def test_compiled_training_with_accumulation():
+    out = jtorch_run("compiled_training.py", "--steps", "3", "--accumulate", "2")
+    assert "final test accuracy" in out
