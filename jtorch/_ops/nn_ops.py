@@ -522,9 +522,53 @@ def _log_softmax_c(x):
     return jax.nn.log_softmax(x, axis=1 if x.ndim >= 2 else 0)
 
 
+def _cross_entropy_grad(g, out, x, t, w, reduction, ignore_index, label_smoothing):
+    """d loss / d logits = coefficient * (softmax - target distribution): written out (the
+    hottest loss) instead of tracing a jax.vjp of the forward."""
+    cax = 1 if x.ndim >= 2 else 0
+    n_cls = x.shape[cax]
+    logp = _log_softmax_c(x)
+    p = jnp.exp(logp)
+    wshape = [1] * x.ndim
+    wshape[cax] = n_cls
+    wv = None if w is None else w.astype(x.dtype).reshape(wshape)
+
+    def per_class(v):  # a per-element value broadcast over the class axis
+        return jnp.expand_dims(v, cax) if x.ndim >= 2 else v
+    ls = label_smoothing
+    if jnp.issubdtype(t.dtype, jnp.floating):   # class probabilities
+        tt = t.astype(x.dtype)
+        if ls > 0:
+            tt = tt * (1 - ls) + ls / n_cls
+        a = tt if wv is None else tt * wv
+        if reduction == "mean":
+            d = g / (x.size / n_cls)
+        else:
+            d = per_class(g) if reduction == "none" else g
+        gx = d * (p * jnp.sum(a, axis=cax, keepdims=True) - a)
+        gt = -d * logp * (1 if wv is None else wv) * ((1 - ls) if ls > 0 else 1)
+        return gx, gt.astype(t.dtype), None
+    valid = t != ignore_index
+    ts = jnp.where(valid, t, 0)
+    onehot = jax.nn.one_hot(ts, n_cls, dtype=x.dtype, axis=cax)
+    wt = jnp.ones(t.shape, x.dtype) if w is None else w.astype(x.dtype)[ts]
+    wt = jnp.where(valid, wt, 0)
+    if reduction == "mean":
+        d_nll = g / jnp.sum(wt)
+        d_smooth = g / (jnp.sum(wt) if w is not None else jnp.sum(valid))
+    else:
+        d_nll = d_smooth = g
+    gx = per_class(jnp.where(valid, d_nll * wt, 0)) * (p - onehot)  # ignored: 0, as torch
+    if ls > 0:
+        wb = jnp.ones(wshape, x.dtype) if wv is None else wv
+        gs = p * jnp.sum(wb, axis=cax, keepdims=True) - wb
+        gx = (1 - ls) * gx + (ls / n_cls) * per_class(jnp.where(valid, d_smooth, 0)) * gs
+    return gx, None, None
+
+
 @nnop("cross_entropy(Tensor input, Tensor target, Tensor? weight, str reduction, "
       "int ignore_index, float label_smoothing) -> Tensor", dtype="none",
-      differentiable=("input", "target"))
+      differentiable=("input", "target"), grad=_cross_entropy_grad)
 def cross_entropy(x, t, w, reduction, ignore_index, label_smoothing):
     logp = _log_softmax_c(x)
     cax = 1 if x.ndim >= 2 else 0
