@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import collections
 import functools
+import sys
 import warnings
 from collections import defaultdict
 from copy import deepcopy
@@ -378,9 +379,10 @@ _JITS = {}
 TRACES = collections.Counter()  # traces per optimizer class (a recompile check for tests)
 
 
-def _fused_fn(cls):
-    """One jitted update for a whole group: loops over the params inside the trace."""
-    fn = _JITS.get(cls)
+def _fused_fn(cls, donate=False):
+    """One jitted update for a whole group: loops over the params inside the trace.
+    `donate`: params and state are updated in place (their old buffers are reused)."""
+    fn = _JITS.get((cls, donate))
     if fn is None:
         def run(statics, hp, ps, gs, sts, skip):
             TRACES[cls.__name__] += 1
@@ -397,8 +399,21 @@ def _fused_fn(cls):
                 new_ps.append(np_)
                 new_sts.append(nst)
             return new_ps, new_sts
-        fn = _JITS[cls] = jax.jit(run, static_argnums=0)
+        fn = _JITS[(cls, donate)] = jax.jit(run, static_argnums=0,
+                                            donate_argnums=(2, 4) if donate else ())
     return fn
+
+
+def _sole_owner(arrays, holders):
+    """True when each array is held only by its storage and the caller's `holders`
+    containers: then the step may donate it, since no other tensor, saved activation or
+    user alias can see the old buffer. Traced values are never donated."""
+    limit = holders + 2  # + this loop's variable + getrefcount's argument
+    for a in arrays:
+        if not isinstance(a, jax.Array) or isinstance(a, jax.core.Tracer) \
+                or sys.getrefcount(a) > limit:
+            return False
+    return True
 
 
 class _FusedOptimizer(Optimizer):
@@ -495,7 +510,11 @@ class _FusedOptimizer(Optimizer):
             for st, f in zip(st_arrs, fresh):
                 st["__fresh__"] = jnp.asarray(f)
         skip = self.__dict__.get("_skip_flag")
-        new_ps, new_sts = _fused_fn(type(self))(statics, hp, p_arrs, g_arrs, st_arrs, skip)
+        # holders: the storage and p_arrs; the storage, the st dict and the temporary list
+        donate = _sole_owner(p_arrs, 2) and all(
+            _sole_owner([v for k, v in st.items() if k != "__fresh__"], 3) for st in st_arrs)
+        new_ps, new_sts = _fused_fn(type(self), donate)(statics, hp, p_arrs, g_arrs, st_arrs,
+                                                        skip)
         for p, new in zip(params, new_ps):
             p._write(new)
             if p in flags:
