@@ -414,3 +414,28 @@ def test_gpt_with_dropout_adamw_and_clipping_eager_equals_compiled():
         runs.append([fn(x, y).item() for _ in range(20)])
     np.testing.assert_allclose(runs[1], runs[0], rtol=1e-5)
     assert fn.trace_count == 1
+
+
+def test_cnn_eager_equals_compiled():
+    jtorch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Conv2d(4, 8, 3), nn.ReLU(),
+                          nn.MaxPool2d(2), nn.Flatten(), nn.Linear(8 * 2 * 2, 16), nn.ReLU(),
+                          nn.Linear(16, 3))
+    sd = copy.deepcopy(model.state_dict())
+    g = jtorch.Generator().manual_seed(2)
+    x, y = jtorch.randn(6, 1, 8, 8, generator=g), jtorch.randint(0, 3, (6,), generator=g)
+    runs = []
+    for compiled in (False, True):
+        model.load_state_dict(sd)
+        opt = jtorch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+
+        def step(xb, yb):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(xb), yb)
+            loss.backward()
+            opt.step()
+            return loss
+
+        fn = jtorch.compile(step, fullgraph=True) if compiled else step
+        runs.append([fn(x, y).item() for _ in range(20)])
+    np.testing.assert_allclose(runs[1], runs[0], rtol=1e-5)
