@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import _dtype as D
-from .._tensor import Tensor, Size, wrap
+from .._tensor import Tensor, Size, _init_as, wrap
 
 __all__ = ["quint8", "qint8", "qint32", "qscheme", "per_tensor_affine", "per_channel_affine",
            "per_tensor_symmetric", "per_channel_symmetric", "per_channel_affine_float_qparams",
@@ -145,19 +145,8 @@ class QTensor(Tensor):
 
     @classmethod
     def _make(cls, q, dt, scale, zero_point, axis=None):
-        t = object.__new__(cls)
+        t = _init_as(object.__new__(cls), None)
         t._st = _NO_STORAGE
-        t._chain = ()
-        t._arr = None
-        t._seen = 0
-        t._rg = False
-        t.grad_fn = None
-        t._output_nr = 0
-        t._grad = None
-        t._vc = [0]
-        t._acc = None
-        t._base_t = None
-        t._retains = None
         t._q, t._qdt, t._axis = q, dt, axis
         if axis is None:
             t._scale, t._zp = float(scale), int(zero_point)
