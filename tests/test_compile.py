@@ -21,7 +21,9 @@ def _snapshot(model, opt):
 
 def _mlp(dropout=0.0, bn=False):
     jtorch.manual_seed(0)
-    layers = [nn.Linear(6, 16)]
+    # before BatchNorm a bias has zero true gradient (only float noise, which Adam would
+    # amplify into arbitrary updates), so it has none, as usual in practice
+    layers = [nn.Linear(6, 16, bias=not bn)]
     if bn:
         layers.append(nn.BatchNorm1d(16))
     layers += [nn.ReLU(), nn.Dropout(dropout), nn.Linear(16, 3)]
@@ -439,3 +441,34 @@ def test_cnn_eager_equals_compiled():
         fn = jtorch.compile(step, fullgraph=True) if compiled else step
         runs.append([fn(x, y).item() for _ in range(20)])
     np.testing.assert_allclose(runs[1], runs[0], rtol=1e-5)
+
+
+@pytest.mark.parametrize("make_opt", [
+    lambda p: jtorch.optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True),
+    lambda p: jtorch.optim.Adam(p, lr=0.01),
+], ids=["sgd_nesterov", "adam"])
+def test_onecycle_momentum_cycling_never_retraces(make_opt):
+    """OneCycleLR rewrites lr and momentum/betas every step: they are traced inputs."""
+    x, y = _data()
+    results = []
+    for compiled in (False, True):
+        model = _mlp()
+        opt = make_opt(model.parameters())
+        sched = jtorch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.05, total_steps=8)
+
+        def step(xb, yb):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(xb), yb)
+            loss.backward()
+            opt.step()
+            sched.step()
+            return loss
+
+        fn = jtorch.compile(step, fullgraph=True) if compiled else step
+        losses = [fn(x, y).item() for _ in range(7)]
+        results.append((losses, dict((k, v) for k, v in opt.param_groups[0].items()
+                                     if k != "params")))
+    (le, ge), (lc, gc_) = results
+    np.testing.assert_allclose(lc, le, rtol=1e-5)
+    assert ge == gc_
+    assert fn.trace_count == 1

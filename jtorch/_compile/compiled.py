@@ -199,7 +199,7 @@ class _Entry:
         self.n_storages = len(state.storages)
         self.arg_storage_ids = set(range(state.arg_start, len(state.storages)))
         self.present_grads = [j for j, g in enumerate(state.grad_tensors) if g is not None]
-        self.n_lr = len(state.lr_groups)
+        self.n_lr = len(state.hypers)
         self.n_gen = len(state.generators)
         self.n_val = len(state.value_args)
         self.single_use = False
@@ -209,7 +209,7 @@ class _Entry:
     def inputs_for_trace(self, state):
         xs = [st.arr for st in state.storages]
         xs += [state.grad_tensors[j]._st.arr for j in self.present_grads]
-        xs += [g["lr"] for g in state.lr_groups]
+        xs += [S.hyper_get(*h) for h in state.hypers]
         for gen in state.generators:
             xs += [_device_key(gen._key), gen._counter]
         xs += [t._value for t in state.value_args]
@@ -220,7 +220,7 @@ class _Entry:
         xs = [st.arr for st in state.storages]
         gt = state.grad_tensors
         xs += [gt[j]._st.arr for j in self.grad_inputs]
-        xs += [g["lr"] for g in state.lr_groups]
+        xs += [S.hyper_get(*h) for h in state.hypers]
         for gen in state.generators:
             xs += [_device_key(gen._key), gen._counter]
         xs += [t._value for t in state.value_args]
@@ -318,8 +318,9 @@ class _Entry:
         self._handled = {id(t._st) for t in self.new_state}
         # learning rates the function itself assigned
         lr0 = base + len(self.present_grads)
-        self.lr_plan = [i for i, g in enumerate(state.lr_groups) if g["lr"] is not xs[lr0 + i]]
-        outs += [state.lr_groups[i]["lr"] for i in self.lr_plan]
+        self.lr_plan = [i for i, h in enumerate(state.hypers)
+                        if S.hyper_get(*h) is not xs[lr0 + i]]
+        outs += [S.hyper_get(*state.hypers[i]) for i in self.lr_plan]
         # generators: draws are counted on the host; a reseed inside is a constant
         self.gen_plan = []
         for gen in state.generators:
@@ -496,8 +497,8 @@ class _Entry:
         for t in self.new_state:
             t._st.arr = next(it)
             t._st.gen += 1
-        for i in self.lr_plan:
-            state.lr_groups[i]["lr"] = float(next(it))
+        for i in self.lr_plan:  # the function assigned a hyper-parameter itself
+            S.hyper_set(*state.hypers[i], float(next(it)))
         for gen, (kind, v) in zip(state.generators, self.gen_plan):
             if kind == "advance":
                 gen._counter += v
@@ -566,10 +567,13 @@ def _install(state, entry, xs):
     tens = list(state.tensors) + [g for g in state.grad_tensors if g is not None]
     saved["tensors"] = [(t, t.grad_fn, t._output_nr, t._rg, t._vc[0]) for t in tens]
     saved["grads"] = [(o, o._grad) for o in state.grad_owners]
-    saved["lr"] = []
-    for g in state.lr_groups:
-        saved["lr"].append((g, g["lr"]))
-        g["lr"] = xs[k]
+    saved["hypers"] = [(h, S.hyper_get(*h)) for h in state.hypers]
+    saved["concrete"] = []
+    for o in state.optimizers:  # statics (e.g. "momentum != 0") come from the real values
+        saved["concrete"].append(o)
+        o.__dict__["_concrete_groups"] = {id(g): dict(g) for g in o.param_groups}
+    for h in state.hypers:
+        S.hyper_set(*h, xs[k])
         k += 1
     saved["gens"] = []
     for gen in state.generators:
@@ -590,8 +594,10 @@ def _restore(state, saved, tracker):
         t._vc[0] = vc
     for o, g in saved["grads"]:
         o._grad = g
-    for g, lr in saved["lr"]:
-        g["lr"] = lr
+    for h, v in reversed(saved["hypers"]):
+        S.hyper_set(*h, v)
+    for o in saved["concrete"]:
+        o.__dict__.pop("_concrete_groups", None)
     for gen, seed, key, counter in saved["gens"]:
         gen._seed, gen._key, gen._counter = seed, key, counter
     for o, snap in saved["opt_state"]:

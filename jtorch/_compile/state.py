@@ -55,7 +55,8 @@ class StateSet:
         self.st_pos = {}         # id(storage) -> index in `storages`
         self.modules = []
         self.optimizers = []
-        self.lr_groups = []      # param groups whose 'lr' is a Python number (lifted)
+        self.hypers = []         # (group, key, index) of the numbers in fused optimizers'
+        #                          param groups (lr, betas, momentum, ...): traced inputs
         self.generators = []
         self.grad_owners = []    # leaves that require grad: their `.grad` is a state slot
         self.grad_tensors = []   # the `.grad` tensor of each owner at entry (or None)
@@ -93,24 +94,52 @@ class StateSet:
                      for t in self.tensors)
         stor = tuple((st.arr.shape, st.arr.dtype) for st in self.storages)
         mods = tuple(m.training for m in self.modules)
-        groups = tuple(_group_key(g) for o in self.optimizers for g in o.param_groups)
+        groups = tuple(_group_key(o, g) for o in self.optimizers for g in o.param_groups)
         vals = tuple((tuple(t.shape), t.dtype, t._rg) for t in self.value_args)
         return (tens, stor, mods, groups, len(self.generators), vals)
 
 
-def _group_key(group):
+def _is_number(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _group_key(opt, group):
+    """What of a param group shapes the program: a fused optimizer's statics (options
+    like nesterov or "weight_decay != 0") and the types of its numbers, whose values are
+    traced inputs; for other optimizers every value (they may use them in Python)."""
+    fused = hasattr(opt, "_statics")
     items = []
     for k, v in group.items():
-        if k in ("params", "lr", "param_names"):
+        if k in ("params", "param_names"):
             continue
         if isinstance(v, (list, tuple)):
             v = tuple(v)
+        if fused and (_is_number(v) or isinstance(v, tuple) and v
+                      and all(_is_number(e) for e in v)):
+            v = ("number", tuple(type(e) for e in v) if isinstance(v, tuple) else type(v))
+        elif isinstance(v, Tensor):
+            v = "tensor"
         try:
             hash(v)
         except TypeError:
             v = id(v)
         items.append((k, v))
-    return (type(group.get("lr")).__name__, tuple(items))
+    statics = opt._statics(group) if fused else None
+    return statics, tuple(items)
+
+
+def hyper_get(group, key, idx):
+    v = group[key]
+    return v if idx is None else v[idx]
+
+
+def hyper_set(group, key, idx, value):
+    if idx is None:
+        group[key] = value
+    else:
+        t = list(group[key])
+        t[idx] = value
+        group[key] = tuple(t)
 
 
 class _Walker:
@@ -184,11 +213,15 @@ class _Walker:
         for group in opt.param_groups:
             for p in group["params"]:
                 self.visit(p, depth + 1)
-            lr = group.get("lr")
-            if isinstance(lr, (int, float)) and not isinstance(lr, bool):
-                st.lr_groups.append(group)
-            elif isinstance(lr, Tensor):
-                self.visit(lr, depth + 1)
+            fused = hasattr(opt, "_statics")
+            for k, v in group.items():
+                if isinstance(v, Tensor):
+                    self.visit(v, depth + 1)
+                elif fused and k not in ("params", "param_names"):
+                    if _is_number(v):
+                        st.hypers.append((group, k, None))
+                    elif isinstance(v, tuple) and v and all(_is_number(e) for e in v):
+                        st.hypers.extend((group, k, i) for i in range(len(v)))
         for v in opt.state.values():
             self.visit(v, depth + 1)
         flags = opt.__dict__.get("_fresh_flags")

@@ -485,7 +485,9 @@ class _FusedOptimizer(Optimizer):
         from .. import _tensor
         if _tensor._TRACK is not None:
             _tensor._TRACK.stepped(params)
-        statics = self._statics(group)
+        concrete = self.__dict__.get("_concrete_groups")  # set while jtorch.compile traces
+        plain = group if concrete is None else concrete[id(group)]  # Python-valued options
+        statics = self._statics(plain)
         flags = self.__dict__.get("_fresh_flags") or {}
         fresh = None
         if self._needs_fresh:
@@ -503,7 +505,7 @@ class _FusedOptimizer(Optimizer):
             p_arrs.append(p._value)
             g_arrs.append(grad._value)
         for p in params:
-            st_tensors.append(self._prepare_state(p, group))
+            st_tensors.append(self._prepare_state(p, plain))
         st_arrs = [{k: v._value for k, v in st.items() if isinstance(v, Tensor)}
                    for st in st_tensors]
         if fresh is not None:  # a traced flag: torch treats a param's first step specially
