@@ -12,7 +12,7 @@ from heapq import heappop, heappush
 import jax
 import jax.numpy as jnp
 
-from . import anomaly_mode, grad_mode
+from . import _fused_backward, anomaly_mode, grad_mode
 from .graph import AccumulateGrad
 
 _add = jax.jit(jnp.add)
@@ -62,6 +62,7 @@ def run_backward(roots, root_grads, *, retain_graph=False, create_graph=False, i
     """Runs backward from `roots`; returns the grads of `inputs` when accumulate=False."""
     buffers = {}
     starts = []
+    root_slots, root_arrays = [], []
     for i, (t, g) in enumerate(zip(roots, root_grads)):
         node, nr = _edge(t)
         if node is None:
@@ -71,7 +72,10 @@ def run_backward(roots, root_grads, *, retain_graph=False, create_graph=False, i
         if buf is None:
             buf = buffers[node] = [None] * _n_out(node)
             starts.append(node)
-        buf[nr] = _sum(buf[nr], _to_grad(g, create_graph))
+        g = _to_grad(g, create_graph)
+        root_slots.append((node, nr))
+        root_arrays.append(g)
+        buf[nr] = _sum(buf[nr], g)
 
     targets = None
     if inputs is not None:
@@ -82,6 +86,9 @@ def run_backward(roots, root_grads, *, retain_graph=False, create_graph=False, i
                 raise RuntimeError("One of the differentiated Tensors does not require grad")
             targets.setdefault(node, []).append((nr, i))
     deps, needed = _plan(starts, targets)
+    if targets is None and accumulate and not create_graph and not _ANOMALY.enabled \
+            and _fused_backward.try_run(starts, root_slots, root_arrays, deps, retain_graph):
+        return None  # a graph seen before ran as one compiled program
     captured = [None] * len(inputs) if inputs is not None else None
 
     heap = [(n.seq, n) for n in starts if deps.get(n, 0) == 0 and
