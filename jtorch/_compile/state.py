@@ -92,7 +92,9 @@ class StateSet:
         pos = self.st_pos
         tens = tuple((pos[id(t._st)], t._chain, t._rg, t.grad_fn is None)
                      for t in self.tensors)
-        stor = tuple((st.arr.shape, st.arr.dtype) for st in self.storages)
+        # dtype by identity (numpy's builtin dtypes are singletons): hashing and comparing
+        # dtype objects is slow, and this key is built and looked up on every call
+        stor = tuple((st.arr.shape, id(st.arr.dtype)) for st in self.storages)
         mods = tuple(m.training for m in self.modules)
         groups = tuple(_group_key(o, g) for o in self.optimizers for g in o.param_groups)
         vals = tuple((tuple(t.shape), t.dtype, t._rg) for t in self.value_args)
