@@ -69,7 +69,7 @@ def _preimport(column):
 
 # Warm-up runs at least `warmup` steps and, for fast steps, until this much time has passed:
 # the first tens of calls of a few-millisecond jitted step are still settling.
-_WARM_SECONDS = 1.0
+_WARM_SECONDS = float(os.environ.get("JTORCH_BENCH_WARM_SECONDS", "1.0"))
 _WARM_MAX = 200
 
 
