@@ -472,3 +472,51 @@ def test_onecycle_momentum_cycling_never_retraces(make_opt):
     np.testing.assert_allclose(lc, le, rtol=1e-5)
     assert ge == gc_
     assert fn.trace_count == 1
+
+
+def test_state_changes_between_calls_are_seen():
+    """The state walk is reused while nothing it looked at changed; every kind of change
+    below must be picked up on the next call."""
+    x, y = _data()
+    model = _mlp()
+    opt = jtorch.optim.SGD(model.parameters(), lr=0.1)
+
+    def step(xb, yb):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(xb), yb)
+        loss.backward()
+        opt.step()
+        return loss
+
+    fn = jtorch.compile(step, fullgraph=True)
+    fn(x, y)
+    fn(x, y)  # from here on each call reuses the previous call's walk, if still valid
+    # a module replaced by a new one: its parameters are the new state
+    model[3] = nn.Linear(16, 3)
+    opt = jtorch.optim.SGD(model.parameters(), lr=0.1)  # the global the step names
+    w_new = model[3].weight.detach().clone()
+    fn(x, y)
+    fn(x, y)
+    assert not np.allclose(model[3].weight.detach().numpy(), w_new.numpy())
+    # a parameter's data swapped in place of its storage
+    with jtorch.no_grad():
+        model[0].weight.data = jtorch.zeros(16, 6)
+    fn(x, y)
+    fn(x, y)
+    assert float(model[0].weight.abs().sum()) > 0  # the zeros were trained from
+    # a frozen parameter is left alone
+    model[0].bias.requires_grad_(False)
+    b = model[0].bias.detach().clone()
+    fn(x, y)
+    fn(x, y)
+    np.testing.assert_array_equal(model[0].bias.detach().numpy(), b.numpy())
+    # eager reference for the last state
+    ref = copy.deepcopy(model)
+    ref_opt = jtorch.optim.SGD(ref.parameters(), lr=0.1)
+    ref_opt.zero_grad()
+    F.cross_entropy(ref(x), y).backward()
+    ref_opt.step()
+    fn(x, y)
+    for p, q in zip(model.parameters(), ref.parameters()):
+        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-5,
+                                   atol=1e-7)

@@ -51,6 +51,7 @@ class CompiledFunction:
         self.name = name or getattr(fn, "__qualname__", type(fn).__name__)
         self._cache = {}
         self._extra = []           # storages a trace wrote that the walk had not found
+        self._walk = None          # the last state walk, reused while its checks hold
         self.trace_count = 0       # how many times the Python function was traced
         self.__wrapped__ = fn
         self.__doc__ = getattr(fn, "__doc__", None)
@@ -59,22 +60,37 @@ class CompiledFunction:
     def __call__(self, *args, **kwargs):
         if _tensor._TRACK is not None:  # inside another compiled function: inline
             return self.fn(*args, **kwargs)
-        leaves, treedef = jax.tree_util.tree_flatten((args, kwargs), is_leaf=_is_tensor)
-        arg_tensors = [x for x in leaves if isinstance(x, Tensor)]
-        roots = self.roots + [x for x in leaves
-                              if not isinstance(x, (Tensor,) + S._SCALARS)]
-        state = S.discover(roots, arg_tensors, self._extra)
+        if not kwargs and all(isinstance(a, Tensor) for a in args):  # the usual step(x, y)
+            leaves, treedef, arg_tensors, roots = list(args), _tensor_args_treedef(
+                len(args)), args, self.roots
+        else:
+            leaves, treedef = jax.tree_util.tree_flatten((args, kwargs), is_leaf=_is_tensor)
+            arg_tensors = [x for x in leaves if isinstance(x, Tensor)]
+            roots = self.roots + [x for x in leaves
+                                  if not isinstance(x, (Tensor,) + S._SCALARS)]
+        walk = self._walk
+        if walk is None or not walk.still_valid(roots):
+            walk = self._walk = S.Walk(roots)
+        state = walk.state_for(arg_tensors, self._extra)
         made = [(o, o._compile_provision()) for o in state.optimizers
                 if hasattr(o, "_compile_provision")]
         if any(m for _, m in made):  # first-step optimizer state now exists: walk again
-            state = S.discover(roots, arg_tensors, self._extra)
-        key = (treedef, tuple(_leaf_key(x) for x in leaves), state.key(),
+            walk = self._walk = S.Walk(roots)
+            state = walk.state_for(arg_tensors, self._extra)
+        try:
+            skey = state.key()
+        except KeyError:  # a tensor's storage was swapped (p.data = ...): walk again
+            walk = self._walk = S.Walk(roots)
+            state = walk.state_for(arg_tensors, self._extra)
+            skey = state.key()
+        key = (treedef, tuple(_leaf_key(x) for x in leaves), skey,
                grad_mode.STATE.grad_enabled, S.default_dtype_key(), _autocast_key())
         entries = self._cache.setdefault(key, [])
         entry = next((e for e in entries if e is _EAGER or e.matches(state)), None)
         stepped = ()
         try:
             if entry is None:
+                self._walk = None  # a trace may create state (a cache on a module, ...)
                 entry = self._trace(state, leaves, treedef)
                 if entry is _EAGER or not entry.single_use:
                     entries.append(entry)
@@ -145,6 +161,18 @@ class CompiledFunction:
 
     def __repr__(self):
         return f"<jtorch.compile'd {self.name}>"
+
+
+_ARGS_TREEDEFS = {}
+
+
+def _tensor_args_treedef(n):
+    """The treedef of ((t1, ..., tn), {}): what tree_flatten gives for n tensor arguments."""
+    td = _ARGS_TREEDEFS.get(n)
+    if td is None:
+        td = _ARGS_TREEDEFS[n] = jax.tree_util.tree_structure(
+            (tuple(object() for _ in range(n)), {}))
+    return td
 
 
 def _leaf_key(x):

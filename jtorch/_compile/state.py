@@ -14,6 +14,7 @@ hashable `key` of everything a trace depends on structurally.
 from __future__ import annotations
 
 import functools
+import operator
 import types
 
 import numpy as np
@@ -148,6 +149,10 @@ class _Walker:
     def __init__(self, state):
         self.state = state
         self.seen = set()
+        # what the walk looked inside, with the objects it found there: if every container
+        # still holds the same objects, a new walk would find the same state (Checks)
+        self.vals, self.seqs, self.cells, self.globs, self.attrs, self.groups = \
+            [], [], [], [], [], []
 
     def visit(self, obj, depth=0):
         if type(obj) in _SCALAR_TYPES or depth > _MAX_DEPTH or isinstance(obj, _SCALARS):
@@ -165,15 +170,19 @@ class _Walker:
         elif isinstance(obj, Optimizer):
             self._optimizer(obj, depth)
         elif isinstance(obj, LRScheduler):
+            self.attrs.append((obj, "optimizer", obj.optimizer))
             self.visit(obj.optimizer, depth + 1)
         elif isinstance(obj, Generator):
             self.state.generators.append(obj)
         elif isinstance(obj, (list, tuple, set, frozenset)):
             if len(obj) <= _MAX_ITEMS:
+                if isinstance(obj, (list, set)):
+                    self.seqs.append((obj, tuple(obj)))
                 for v in obj:
                     self.visit(v, depth + 1)
         elif isinstance(obj, dict):
             if len(obj) <= _MAX_ITEMS:
+                self.vals.append((obj, tuple(obj.values())))
                 for v in obj.values():
                     self.visit(v, depth + 1)
         elif isinstance(obj, types.FunctionType):
@@ -193,6 +202,10 @@ class _Walker:
     def _module(self, m, depth):
         st = self.state
         st.modules.append(m)
+        d = m.__dict__
+        self.vals.append((d, tuple(d.values())))
+        for sub in (m._parameters, m._buffers, m._modules):
+            self.vals.append((sub, tuple(sub.values())))
         for p in m._parameters.values():
             if p is not None and id(p) not in self.seen:
                 self.seen.add(id(p))
@@ -212,7 +225,16 @@ class _Walker:
     def _optimizer(self, opt, depth):
         st = self.state
         st.optimizers.append(opt)
+        self.vals.append((opt.__dict__, tuple(opt.__dict__.values())))
+        self.seqs.append((opt.param_groups, tuple(opt.param_groups)))
+        self.vals.append((opt.state, tuple(opt.state.values())))
+        for v in opt.state.values():
+            if isinstance(v, dict):
+                self.vals.append((v, tuple(v.values())))
         for group in opt.param_groups:
+            # keys and value types (a new lr each step is fine; a float turned tensor is not)
+            self.groups.append((group, tuple(group), tuple(map(type, group.values()))))
+            self.seqs.append((group["params"], tuple(group["params"])))
             for p in group["params"]:
                 self.visit(p, depth + 1)
             fused = hasattr(opt, "_statics")
@@ -228,6 +250,7 @@ class _Walker:
             self.visit(v, depth + 1)
         flags = opt.__dict__.get("_fresh_flags")
         if flags:
+            self.vals.append((flags, tuple(flags.values())))
             for f in flags.values():
                 self.visit(f, depth + 1)
 
@@ -236,18 +259,22 @@ class _Walker:
             return
         if fn.__closure__:
             for cell in fn.__closure__:
-                try:
-                    self.visit(cell.cell_contents, depth + 1)
-                except ValueError:  # an empty cell
-                    pass
+                v = _cell_value(cell)
+                self.cells.append((cell, v))
+                if v is not _MISSING:
+                    self.visit(v, depth + 1)
+        self.attrs.append((fn, "__defaults__", fn.__defaults__))
+        self.attrs.append((fn, "__kwdefaults__", fn.__kwdefaults__))
         if fn.__defaults__:
             self.visit(fn.__defaults__, depth + 1)
         if fn.__kwdefaults__:
             self.visit(fn.__kwdefaults__, depth + 1)
         g = fn.__globals__
         for name in _code_names(fn.__code__):
-            if name in g:
-                self.visit(g[name], depth + 1)
+            v = g.get(name, _MISSING)
+            self.globs.append((g, name, v))
+            if v is not _MISSING:
+                self.visit(v, depth + 1)
 
     def _object(self, obj, depth):
         cls = type(obj)
@@ -256,6 +283,7 @@ class _Walker:
             return
         d = getattr(obj, "__dict__", None)
         if isinstance(d, dict):
+            self.vals.append((d, tuple(d.values())))
             for v in d.values():
                 self.visit(v, depth + 1)
 
@@ -279,32 +307,88 @@ def _code_names(code):
     return tuple(sorted(names))
 
 
+_MISSING = object()
+
+
+def _cell_value(cell):
+    try:
+        return cell.cell_contents
+    except ValueError:  # an empty cell
+        return _MISSING
+
+
+class Walk:
+    """The state a walk of the roots found, and the identity checks that tell, far more
+    cheaply than walking again, whether it would still find exactly that."""
+
+    def __init__(self, roots):
+        state = StateSet()
+        w = _Walker(state)
+        for r in roots:
+            w.visit(r)
+        if default_generator not in state.generators:
+            state.generators.append(default_generator)
+        self.state, self.seen = state, w.seen
+        self.roots = tuple(map(id, roots))
+        self.vals, self.seqs, self.cells, self.globs, self.attrs, self.groups = \
+            w.vals, w.seqs, w.cells, w.globs, w.attrs, w.groups
+
+    def still_valid(self, roots):
+        if tuple(map(id, roots)) != self.roots:
+            return False
+        for d, vs in self.vals:
+            if len(d) != len(vs) or not all(map(operator.is_, d.values(), vs)):
+                return False
+        for c, vs in self.seqs:
+            if len(c) != len(vs) or not all(map(operator.is_, c, vs)):
+                return False
+        for cell, v in self.cells:
+            if _cell_value(cell) is not v:
+                return False
+        for g, name, v in self.globs:
+            if g.get(name, _MISSING) is not v:
+                return False
+        for obj, name, v in self.attrs:
+            if getattr(obj, name, _MISSING) is not v:
+                return False
+        for g, keys, kinds in self.groups:
+            if tuple(g) != keys or tuple(map(type, g.values())) != kinds:
+                return False
+        return True
+
+    def state_for(self, arg_tensors=(), extra_storages=()):
+        """A fresh StateSet: the walked state plus this call's arguments."""
+        base = self.state
+        state = StateSet()
+        state.tensors = list(base.tensors)
+        state.storages = list(base.storages)
+        state.st_pos = dict(base.st_pos)
+        state.modules, state.optimizers = base.modules, base.optimizers
+        state.hypers, state.generators = base.hypers, base.generators
+        state.arg_start = len(state.storages)
+        seen, mine = self.seen, set()
+        for t in arg_tensors:
+            # a view argument (x[i:j] of a dataset) is passed by value: its slice bounds
+            # must not become part of the program, or every new batch offset would retrace
+            if t.grad_fn is None and not t._chain:
+                if id(t) not in seen and id(t) not in mine:
+                    mine.add(id(t))
+                    state.add_tensor(t)
+            else:
+                state.value_args.append(t)
+        for st in extra_storages:
+            state.add_storage(st)
+        state.finish_state()
+        return state
+
+
 def discover(roots, arg_tensors=(), extra_storages=()):
     """Walks `roots` (the function, or the module) and returns the StateSet.
 
     Argument tensors that are leaves are lifted like state (an in-place change or a
     gradient reaches the caller's tensor); those with history, and views, are traced as
     fresh leaves (connected to their history by the compiled call's autograd node)."""
-    state = StateSet()
-    w = _Walker(state)
-    for r in roots:
-        w.visit(r)
-    if default_generator not in state.generators:
-        state.generators.append(default_generator)
-    state.arg_start = len(state.storages)
-    for t in arg_tensors:
-        # a view argument (x[i:j] of a dataset) is passed by value: its slice bounds must
-        # not become part of the program, or every new batch offset would retrace
-        if t.grad_fn is None and not t._chain:
-            if id(t) not in w.seen:
-                w.seen.add(id(t))
-                state.add_tensor(t)
-        else:
-            state.value_args.append(t)
-    for st in extra_storages:
-        state.add_storage(st)
-    state.finish_state()
-    return state
+    return Walk(roots).state_for(arg_tensors, extra_storages)
 
 
 def default_dtype_key():
