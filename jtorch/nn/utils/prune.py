@@ -191,6 +191,18 @@ def _zero_flat(mask, indices):
     mask.view(-1)[indices] = 0
 
 
+def _unstructured_mask(amount, t, default_mask, scores, largest):
+    """default_mask with the k entries ranked first by `scores()` (largest or smallest)
+    zeroed, k from `amount` (torch's count, validation and copy of the mask)."""
+    size = t.nelement()
+    k = _compute_nparams_toprune(amount, size)
+    _validate_pruning_amount(k, size)
+    mask = default_mask.clone(memory_format=torch.contiguous_format)
+    if k != 0:
+        _zero_flat(mask, torch.topk(scores(), k=k, largest=largest).indices)
+    return mask
+
+
 class RandomUnstructured(BasePruningMethod):
     """Zero ``amount`` entries chosen uniformly at random."""
 
@@ -201,13 +213,8 @@ class RandomUnstructured(BasePruningMethod):
         self.amount = amount
 
     def compute_mask(self, t, default_mask):
-        size = t.nelement()
-        k = _compute_nparams_toprune(self.amount, size)
-        _validate_pruning_amount(k, size)
-        mask = default_mask.clone(memory_format=torch.contiguous_format)
-        if k != 0:
-            _zero_flat(mask, torch.topk(torch.rand_like(t).view(-1), k=k).indices)
-        return mask
+        return _unstructured_mask(self.amount, t, default_mask,
+                                  lambda: torch.rand_like(t).view(-1), largest=True)
 
     @classmethod
     def apply(cls, module, name, amount):
@@ -224,13 +231,8 @@ class L1Unstructured(BasePruningMethod):
         self.amount = amount
 
     def compute_mask(self, t, default_mask):
-        size = t.nelement()
-        k = _compute_nparams_toprune(self.amount, size)
-        _validate_pruning_amount(k, size)
-        mask = default_mask.clone(memory_format=torch.contiguous_format)
-        if k != 0:
-            _zero_flat(mask, torch.topk(torch.abs(t).view(-1), k=k, largest=False).indices)
-        return mask
+        return _unstructured_mask(self.amount, t, default_mask,
+                                  lambda: torch.abs(t).view(-1), largest=False)
 
     @classmethod
     def apply(cls, module, name, amount, importance_scores=None):
