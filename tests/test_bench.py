@@ -89,7 +89,6 @@ def test_bench_run_writes_complete_results(tmp_path, capsys):
     assert sum("ms/step" in m for m in lines) == len(cols)
     out = capsys.readouterr().out
     assert "jtorch.compile / flax" in out and "PyTorch eager" in out
-    pytest.importorskip("matplotlib")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

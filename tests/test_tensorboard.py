@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-pytest.importorskip("tensorboard")
+import tensorboard  # noqa: F401,E402  (in the test extra: the reader these tests use)
 import torch  # noqa: E402
 import torch.utils.tensorboard as ttb  # noqa: E402
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402

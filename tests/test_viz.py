@@ -117,7 +117,6 @@ def test_show_attrs_not_implemented():
 
 @pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot program not installed")
 def test_render_and_pipe(tmp_path):
-    pytest.importorskip("graphviz")
     x = jtorch.ones(2, requires_grad=True)
     dot = make_dot((x * 3).sum(), params={"x": x})
     svg = dot.pipe(format="svg")
