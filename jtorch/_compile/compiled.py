@@ -60,14 +60,7 @@ class CompiledFunction:
     def __call__(self, *args, **kwargs):
         if _tensor._TRACK is not None:  # inside another compiled function: inline
             return self.fn(*args, **kwargs)
-        if not kwargs and all(isinstance(a, Tensor) for a in args):  # the usual step(x, y)
-            leaves, treedef, arg_tensors, roots = list(args), _tensor_args_treedef(
-                len(args)), args, self.roots
-        else:
-            leaves, treedef = jax.tree_util.tree_flatten((args, kwargs), is_leaf=_is_tensor)
-            arg_tensors = [x for x in leaves if isinstance(x, Tensor)]
-            roots = self.roots + [x for x in leaves
-                                  if not isinstance(x, (Tensor,) + S._SCALARS)]
+        leaves, treedef, arg_tensors, roots = self._split_args(args, kwargs)
         walk = self._walk
         if walk is None or not walk.still_valid(roots):
             walk = self._walk = S.Walk(roots)
@@ -75,23 +68,19 @@ class CompiledFunction:
         made = [(o, o._compile_provision()) for o in state.optimizers
                 if hasattr(o, "_compile_provision")]
         if any(m for _, m in made):  # first-step optimizer state now exists: walk again
-            walk = self._walk = S.Walk(roots)
-            state = walk.state_for(arg_tensors, self._extra)
+            state = self._walk_again(roots, arg_tensors)
         try:
-            skey = state.key()
+            key = _guard_key(treedef, leaves, state)
         except KeyError:  # a tensor's storage was swapped (p.data = ...): walk again
-            walk = self._walk = S.Walk(roots)
-            state = walk.state_for(arg_tensors, self._extra)
-            skey = state.key()
-        key = (treedef, tuple(_leaf_key(x) for x in leaves), skey,
-               grad_mode.STATE.grad_enabled, S.default_dtype_key(), _autocast_key())
+            state = self._walk_again(roots, arg_tensors)
+            key = _guard_key(treedef, leaves, state)
         entries = self._cache.setdefault(key, [])
         entry = next((e for e in entries if e is _EAGER or e.matches(state)), None)
         stepped = ()
         try:
             if entry is None:
                 self._walk = None  # a trace may create state (a cache on a module, ...)
-                entry = self._trace(state, leaves, treedef)
+                entry = self._trace(state, leaves, treedef, roots, arg_tensors)
                 if entry is _EAGER or not entry.single_use:
                     entries.append(entry)
             if entry is _EAGER:
@@ -106,7 +95,21 @@ class CompiledFunction:
                 o._compile_unprovision([p for p in m if id(p) not in stepped])
 
     # ------------------------------------------------------------------ tracing
-    def _trace(self, state, leaves, treedef, retries=3):
+    def _split_args(self, args, kwargs):
+        """(leaves, treedef, argument tensors, walk roots): non-tensor arguments such as a
+        module passed in are walked for state like the function itself."""
+        if not kwargs and all(isinstance(a, Tensor) for a in args):  # the usual step(x, y)
+            return list(args), _tensor_args_treedef(len(args)), args, self.roots
+        leaves, treedef = jax.tree_util.tree_flatten((args, kwargs), is_leaf=_is_tensor)
+        arg_tensors = [x for x in leaves if isinstance(x, Tensor)]
+        roots = self.roots + [x for x in leaves if not isinstance(x, (Tensor,) + S._SCALARS)]
+        return leaves, treedef, arg_tensors, roots
+
+    def _walk_again(self, roots, arg_tensors):
+        self._walk = S.Walk(roots)
+        return self._walk.state_for(arg_tensors, self._extra)
+
+    def _trace(self, state, leaves, treedef, roots, arg_tensors, retries=3):
         self.trace_count += 1
         entry = _Entry(state)
         flat_in = entry.inputs_for_trace(state)
@@ -122,10 +125,8 @@ class CompiledFunction:
         if escaped and retries:
             # the function wrote tensors the walk did not find: lift them and trace again
             self._extra.extend(escaped)
-            state2 = S.discover(self.roots + [x for x in leaves if not isinstance(
-                x, (Tensor,) + S._SCALARS)], [x for x in leaves if isinstance(x, Tensor)],
-                self._extra)
-            return self._trace(state2, leaves, treedef, retries - 1)
+            state2 = S.discover(roots, arg_tensors, self._extra)
+            return self._trace(state2, leaves, treedef, roots, arg_tensors, retries - 1)
         entry.build(closed)
         return entry
 
@@ -145,13 +146,9 @@ class CompiledFunction:
     def memory_analysis(self, *args, **kwargs):
         """XLA's memory analysis of the program these arguments run (after one call with
         them): argument, output and temporary bytes, e.g. to check peak memory."""
-        leaves, treedef = jax.tree_util.tree_flatten((args, kwargs), is_leaf=_is_tensor)
-        arg_tensors = [x for x in leaves if isinstance(x, Tensor)]
-        roots = self.roots + [x for x in leaves
-                              if not isinstance(x, (Tensor,) + S._SCALARS)]
+        leaves, treedef, arg_tensors, roots = self._split_args(args, kwargs)
         state = S.discover(roots, arg_tensors, self._extra)
-        key = (treedef, tuple(_leaf_key(x) for x in leaves), state.key(),
-               grad_mode.STATE.grad_enabled, S.default_dtype_key(), _autocast_key())
+        key = _guard_key(treedef, leaves, state)
         for e in self._cache.get(key, ()):
             if e is not _EAGER and e.matches(state):
                 fn = e.jitted if not e.diff else e.fwd
@@ -173,6 +170,13 @@ def _tensor_args_treedef(n):
         td = _ARGS_TREEDEFS[n] = jax.tree_util.tree_structure(
             (tuple(object() for _ in range(n)), {}))
     return td
+
+
+def _guard_key(treedef, leaves, state):
+    """Everything a traced entry was specialized on (raises KeyError for a tensor whose
+    storage is not the walked one)."""
+    return (treedef, tuple(_leaf_key(x) for x in leaves), state.key(),
+            grad_mode.STATE.grad_enabled, S.default_dtype_key(), _autocast_key())
 
 
 def _leaf_key(x):
@@ -269,7 +273,6 @@ class _Entry:
             leaf = wrap(x)
             leaf._rg = t._rg
             subs[id(t)] = leaf
-        self._subs = subs
         call_leaves = [subs.get(id(x), x) if isinstance(x, Tensor) else x for x in leaves]
         args, kwargs = jax.tree_util.tree_unflatten(treedef, call_leaves)
         _tensor._TRACK = tracker
@@ -280,7 +283,6 @@ class _Entry:
         finally:
             _tensor._TRACK = prev
             _restore(state, saved, tracker)
-            self._subs = None
 
     def _collect(self, out, roots, state, xs, tracker):
         outs = []
@@ -374,8 +376,7 @@ class _Entry:
         self.diff = (grad_mode.STATE.grad_enabled and not tracker.backward_ran
                      and any(kind == "t" and rg for kind, rg in self.out_spec))
         if self.diff:
-            self.diff_in = _diff_inputs(state, self.n_storages, len(self.present_grads),
-                                        self.n_lr, self.n_gen, self.n_val)
+            self.diff_in = {i for i, _ in _diff_sources(state, self)}
             self.diff_out, k = [], 0
             for x in out_leaves:
                 if isinstance(x, Tensor):
@@ -411,7 +412,6 @@ class _Entry:
         avals = closed.in_avals
         # the trace's captured constants become explicit arguments (passed on each call)
         self.consts = list(closed.consts)
-        n_consts = len(self.consts)
         open_fn = jaxpr_as_fun(ClosedJaxpr(_constvars_as_invars(closed.jaxpr), []))
 
         def final(*kept_and_consts):
@@ -422,7 +422,6 @@ class _Entry:
             for i in drop:
                 full[i] = jnp.zeros(avals[i].shape, avals[i].dtype)
             return open_fn(*consts, *full)
-        del n_consts
 
         pos = {i: k for k, i in enumerate(keep)}
         if not self.diff:
@@ -435,7 +434,6 @@ class _Entry:
             return
         self.donate = ()
         mask = tuple(i in self.diff_in for i in keep) + (False,) * len(self.consts)
-        n_user_arrays = self.n_user
         diff_out = self.diff_out
 
         def split(*kept):
@@ -448,8 +446,6 @@ class _Entry:
             from .._ops.dispatch import _masked_vjp
             return _masked_vjp(split, kept, mask, has_aux=True)
         self.fwd = jax.jit(fwd)
-        self.mask = mask
-        self.n_user_arrays = n_user_arrays
 
         def bwd(vjp_fn, gs):
             return vjp_fn(tuple(gs))
@@ -480,8 +476,7 @@ class _Entry:
         from .._ops.dispatch import _VjpFast, _edge, _out_meta
         from ..autograd.graph import Node
         d_outs, vjp_fn, rest = self.fwd(*xs, *self.consts)
-        tensors = _diff_tensors(state, self)
-        edges = tuple(_edge(t) for t in tensors)
+        edges = tuple(_edge(t) for _, t in _diff_sources(state, self))
         meta = _out_meta(tuple(d_outs))
         node = Node("CompiledFunctionBackward", edges,
                     _VjpFast(self._bwd_fn(meta), vjp_fn), None, (), meta)
@@ -545,35 +540,20 @@ def _constvars_as_invars(jaxpr):
     return jaxpr.replace(constvars=[], invars=list(jaxpr.constvars) + list(jaxpr.invars))
 
 
-def _diff_inputs(state, n_st, n_grads, n_lr, n_gen, n_val):
-    """Input positions the compiled call is differentiated with respect to: storages of
-    trainable leaves, and argument tensors with history that require grad."""
-    pos = set()
+def _diff_sources(state, entry):
+    """(input position, tensor) pairs the compiled call is differentiated with respect to,
+    in position order: the storage of each trainable leaf, and the argument tensors with
+    history that require grad (the last inputs of the layout)."""
+    src = {}
     for t in state.tensors:
         if t._rg and t.grad_fn is None and t._chain == () \
                 and jnp.issubdtype(t._st.arr.dtype, jnp.inexact):
-            pos.add(state.st_pos[id(t._st)])
-    base = n_st + n_grads + n_lr + 2 * n_gen
+            src.setdefault(state.st_pos[id(t._st)], t)
+    base = entry.n_storages + len(entry.present_grads) + entry.n_lr + 2 * entry.n_gen
     for k, t in enumerate(state.value_args):
         if t._rg and jnp.issubdtype(t._value.dtype, jnp.inexact):
-            pos.add(base + k)
-    return pos
-
-
-def _diff_tensors(state, entry):
-    """The tensors whose autograd edges the compiled node connects to, in mask order."""
-    owner = {}
-    for t in state.tensors:
-        if t._rg and t.grad_fn is None and t._chain == ():
-            owner.setdefault(state.st_pos[id(t._st)], t)
-    res = []
-    for i in sorted(entry.diff_in):
-        if i < entry.n_storages:
-            res.append(owner[i])
-        else:
-            res.append(state.value_args[i - (entry.n_storages + len(entry.present_grads)
-                                             + entry.n_lr + 2 * entry.n_gen)])
-    return res
+            src[base + k] = t
+    return sorted(src.items(), key=lambda kv: kv[0])
 
 
 def _install(state, entry, xs):
