@@ -3,7 +3,11 @@
 Import order matters: dtypes and devices, then the Tensor facade, then the op
 families (each registers its ops), then the generated surface is attached.
 """
-import jax as _jax
+from . import _allocator
+
+_allocator.tune()  # before JAX starts its threads: buffers are reused, not re-faulted
+
+import jax as _jax  # noqa: E402
 
 _jax.config.update("jax_enable_x64", True)  # int64/float64 are real; defaults are kept here
 

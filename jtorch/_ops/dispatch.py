@@ -7,6 +7,7 @@ explicit rule (jitted) or the jitted vjp its forward returned.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 
 import jax
@@ -22,6 +23,34 @@ from .registry import REQUIRED, STATIC, T_LIST, OpDef
 _STATE = grad_mode.STATE
 _BY_NP = D._BY_NP
 _float0 = jax.dtypes.float0
+
+
+_INLINE = True
+
+
+def _jit(fn):
+    """Each op's compiled piece. Eagerly a cached executable; under an enclosing trace
+    (jtorch.compile, jax.jit of user code) its equations are inlined, so the whole program
+    is one flat jaxpr: less to trace, lower and compile than a nest of calls."""
+    return jax.jit(fn, inline=_INLINE)
+
+
+@contextlib.contextmanager
+def op_calls_nested():
+    """Within: each op call traces as its own nested call (one `jit` equation per op), as
+    graph views (`SummaryWriter.add_graph`) need. Fresh caches; the inlining ones return."""
+    global _INLINE
+    from .registry import OPS
+    saved = [(d, d.fwd_cache, d.bwd_cache) for d in OPS.values()]
+    _INLINE = False
+    for d, _, _ in saved:
+        d.fwd_cache, d.bwd_cache = {}, {}
+    try:
+        yield
+    finally:
+        _INLINE = True
+        for d, fwd, bwd in saved:
+            d.fwd_cache, d.bwd_cache = fwd, bwd
 
 # Autocast (jtorch.amp sets these): one global flag check per op call while it is off.
 _autocast_on = False
@@ -227,7 +256,7 @@ def _call(d: OpDef, targs, statics, out=None):
     else:
         fn = d.fwd_cache.get(key)
         if fn is None:
-            fn = d.fwd_cache[key] = jax.jit(_forward(d, statics, cd, struct, positions))
+            fn = d.fwd_cache[key] = _jit(_forward(d, statics, cd, struct, positions))
         result = _wrap_outputs(d, fn(*arrays), None)
         if d.view:
             _make_view(result, flat[0], d, statics)
@@ -303,7 +332,7 @@ def _call_with_grad(d, flat, arrays, statics, cd, struct, key, positions):
     if not any(mask):
         fn = d.fwd_cache.get(key)
         if fn is None:
-            fn = d.fwd_cache[key] = jax.jit(_forward(d, statics, cd, struct, positions))
+            fn = d.fwd_cache[key] = _jit(_forward(d, statics, cd, struct, positions))
         res = _wrap_outputs(d, fn(*arrays), None)
         if d.view:
             _make_view(res, flat[0], d, statics)
@@ -314,13 +343,13 @@ def _call_with_grad(d, flat, arrays, statics, cd, struct, key, positions):
     if d.grad is not None:
         fn = d.fwd_cache.get(key)
         if fn is None:
-            fn = d.fwd_cache[key] = jax.jit(_forward(d, statics, cd, struct, positions))
+            fn = d.fwd_cache[key] = _jit(_forward(d, statics, cd, struct, positions))
         outs = fn(*arrays)
         if plan is None:
             plan = d.bwd_cache[pkey] = _new_plan(d, struct, len(flat), mask, _out_meta(outs))
             plan.raw = _rule_backward(d, statics, cd, struct, mask, in_meta, plan.out_meta,
                                       positions, plan.edge_pos)
-            plan.bwd = jax.jit(plan.raw)
+            plan.bwd = _jit(plan.raw)
             plan.saved_idx = _saved_positions(d, struct, mask)
             plan.keep_result = d.saves is None or "result" in d.saves
         idx = plan.saved_idx
@@ -561,7 +590,7 @@ def _vjp_forward(d, statics, cd, struct, mask, positions):
 
     def fv(*arrays):
         return _masked_vjp(split, arrays, mask, has_aux=True)
-    return jax.jit(fv)
+    return _jit(fv)
 
 
 def _diff_flags(d, out_meta):
@@ -583,7 +612,7 @@ def _vjp_backward(d, mask, out_meta, edge_pos, tuple_out):
         grads = iter(vjp_fn(_conj_tree(ct)))
         full = [_conj(next(grads)) if m else None for m in mask]
         return [full[i] for i in edge_pos]
-    return jax.jit(bwd)
+    return _jit(bwd)
 
 
 def _conj(x):
@@ -756,7 +785,7 @@ class _ApplyEntry:
     def __init__(self, fn, mask):
         self.none_pos = []
         self.bwd = None
-        self.plain = jax.jit(fn)
+        self.plain = _jit(fn)
         none_pos = self.none_pos
 
         def present(*xs):
@@ -766,7 +795,7 @@ class _ApplyEntry:
 
         def fv(*arrs):
             return _masked_vjp(present, arrs, mask)
-        self.fwd = jax.jit(fv)
+        self.fwd = _jit(fv)
 
 
 def _apply_backward(mask, out_meta):
@@ -774,7 +803,7 @@ def _apply_backward(mask, out_meta):
         gs = _materialize(gs, out_meta)
         grads = iter(vjp(_conj_tree(tuple(gs))))
         return [_conj(next(grads)) if m else None for m in mask]
-    return jax.jit(b)
+    return _jit(b)
 
 
 class _ApplyGraph:
@@ -858,7 +887,7 @@ def chain_fn(chain):
                 if idx >= 0:
                     x = x[idx]
             return x
-        fn = _CHAIN_CACHE[chain] = jax.jit(f)
+        fn = _CHAIN_CACHE[chain] = _jit(f)
     return fn
 
 
@@ -880,5 +909,5 @@ def scatter_fn(chain, base_shape):
             flat = base.reshape(-1).at[idx].set(jnp.broadcast_to(new, idx.shape[:0] + new.shape)
                                                 .reshape(-1).astype(base.dtype))
             return flat.reshape(base_shape)
-        fn = _CHAIN_CACHE[key] = (jax.jit(f), idx)
+        fn = _CHAIN_CACHE[key] = (_jit(f), idx)
     return fn

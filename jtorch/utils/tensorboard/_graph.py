@@ -22,6 +22,8 @@ from tensorboard.compat.proto.node_def_pb2 import NodeDef
 from tensorboard.compat.proto.tensor_shape_pb2 import TensorShapeProto
 from tensorboard.compat.proto.versions_pb2 import VersionDef
 
+from ..._ops.dispatch import op_calls_nested
+
 # equations whose body is another jaxpr: their bodies are drawn inline
 _CALLS = ("jit", "pjit", "closed_call", "core_call", "custom_jvp_call", "custom_vjp_call",
           "custom_vjp_call_jaxpr", "remat", "checkpoint")
@@ -107,8 +109,9 @@ def graph(model, args, verbose=False):
         return [o._value if isinstance(o, Tensor) else o for o in leaves]
 
     try:
-        closed = jax.make_jaxpr(fn)([state[n]._value for n in names],
-                                    [args[i]._value for i in tpos])
+        with op_calls_nested():
+            closed = jax.make_jaxpr(fn)([state[n]._value for n in names],
+                                        [args[i]._value for i in tpos])
     finally:
         for h in handles:
             h.remove()
