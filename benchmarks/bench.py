@@ -205,8 +205,8 @@ def _ratios(cols):
     r = {
         "compiled_vs_flax": _ratio(get("jtorch-compiled", "step_s_median"),
                                    get("flax", "step_s_median")),
-        "compiled_vs_flax_same_malloc": _ratio(get("jtorch-compiled", "step_s_median"),
-                                               get("flax-jtorch-malloc", "step_s_median")),
+        "compiled_vs_flax_same_settings": _ratio(get("jtorch-compiled", "step_s_median"),
+                                               get("flax-jtorch-settings", "step_s_median")),
         "compiled_first_call_vs_flax": _ratio(get("jtorch-compiled", "first_call_s"),
                                               get("flax", "first_call_s")),
         "eager_vs_torch": _ratio(get("jtorch-eager", "step_s_median"),

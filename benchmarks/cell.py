@@ -60,8 +60,8 @@ def _preimport(column):
         return
     import jax
     jax.config.update("jax_enable_compilation_cache", False)
-    if column.startswith("jtorch") or column == "flax-jtorch-malloc":
-        import jtorch  # noqa: F401  (tunes glibc malloc on import: jtorch._allocator)
+    if column.startswith("jtorch") or column == "flax-jtorch-settings":
+        import jtorch  # noqa: F401  (sets malloc and XLA CPU flags on import: jtorch._cpu_runtime)
     if not column.startswith("jtorch"):
         import flax.linen  # noqa: F401
         import optax  # noqa: F401

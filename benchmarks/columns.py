@@ -10,13 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-COLUMNS = ("jtorch-eager", "jtorch-compiled", "flax", "flax-jtorch-malloc", "torch-eager",
+COLUMNS = ("jtorch-eager", "jtorch-compiled", "flax", "flax-jtorch-settings", "torch-eager",
            "torch-compile")
 LABELS = {
     "jtorch-eager": "jtorch eager",
     "jtorch-compiled": "jtorch.compile",
     "flax": "flax+optax jax.jit",
-    "flax-jtorch-malloc": "flax, jtorch malloc",
+    "flax-jtorch-settings": "flax, jtorch settings",
     "torch-eager": "PyTorch eager",
     "torch-compile": "torch.compile",
 }
@@ -40,7 +40,7 @@ def make(column, workload, seed=0, torch_state=None):
         raise ValueError(f"unknown column {column!r}; expected one of {', '.join(COLUMNS)}")
     if column.startswith("jtorch"):
         return _jtorch(column, workload, seed, torch_state)
-    if column.startswith("flax"):  # flax-jtorch-malloc: the process was set up by cell.py
+    if column.startswith("flax"):  # flax-jtorch-settings: the process was set up by cell.py
         return _flax(workload, seed, torch_state)
     return _torch(column, workload, seed, torch_state)
 

@@ -3,11 +3,22 @@
 Measures per-op dispatch (small add / small matmul, with and without grad recording)
 and a forward+backward of an MLP 784-512-512-10 (batch 128) written in raw tensor
 ops. Reports medians and ratios; the same code runs on each library.
+
+The per-op cases run in this process (they time dispatch, microseconds). The step cases
+(MLP forward+backward, W1/W3 training steps) run one library per worker process, in
+alternating rounds: in one process, torch's OpenMP threads and XLA's pool spin against
+each other and skew both, and a shared machine's load drifts over all libraries alike only
+if their samples interleave. Worker protocol (`python -m benchmarks.overhead LIB`): it
+builds its cases and prints "ready"; each "CASE N" line is answered with N microsecond
+samples as JSON; "done" ends it.
 """
 from __future__ import annotations
 
 import json
+import os
 import statistics
+import subprocess
+import sys
 import time
 
 
@@ -114,7 +125,7 @@ def run(quick=False, out_json=None, progress=print):
         torch.set_num_threads(2)
     except ImportError:
         torch = None
-    reps_op, reps_mlp = (200, 10) if quick else (2000, 40)
+    reps_op, reps_mlp = (200, 20) if quick else (2000, 40)
     rows = []
 
     def measure(label, libname, fn, reps):
@@ -133,24 +144,14 @@ def run(quick=False, out_json=None, progress=print):
             for lib, cs in cases.items():
                 measure(name + suffix, lib, cs[name], reps_op)
             measure(name + suffix, "jnp", jnp_cases[name], reps_op)
-    from .workloads import build, train_step_fn
-
-    def train_step(lib, name):
-        model, opt, crit, x, y = build(lib, name)
-        step = train_step_fn(model, opt, crit)
-        return lambda: step(x, y)
-    progress("training steps (forward, backward, optimizer.step)")
-    reps_step = 5 if quick else 20
-    for label, name in (("W1 mlp train step", "W1"), ("W3 gpt train step", "W3")):
-        measure(label, "jtorch", _synced(train_step(jtorch, name)), reps_step)
-        if torch is not None:
-            measure(label, "torch", _synced(train_step(torch, name)), reps_step)
-    progress("MLP 784-512-512-10, batch 128, forward+backward")
-    measure("mlp fwd+bwd", "jtorch", _mlp(jtorch), reps_mlp)
-    if torch is not None:
-        measure("mlp fwd+bwd", "torch", _mlp(torch), reps_mlp)
-    measure("mlp fwd+bwd", "jnp eager", _jnp_mlp(False), max(3, reps_mlp // 4))
-    measure("mlp fwd+bwd", "jax.jit", _jnp_mlp(True), reps_mlp)
+    progress("training steps (forward, backward, optimizer.step) and "
+             "MLP 784-512-512-10, batch 128, forward+backward: one process per library")
+    libs = ["jtorch"] + (["torch"] if torch is not None else []) + ["jax"]
+    for case, samples in _step_cases(libs, reps_step=10 if quick else 20,
+                                     reps_mlp=reps_mlp, rounds=5).items():
+        for libname, us in samples.items():
+            rows.append({"case": case, "lib": libname, "median_us": us})
+            progress(f"  {case:<34} {libname:<14} {us:10.1f} us")
 
     table = {}
     for r in rows:
@@ -173,3 +174,106 @@ def run(quick=False, out_json=None, progress=print):
             json.dump(result, f, indent=2)
         progress(f"\nwrote {out_json}")
     return result
+
+
+# ------------------------------------------------------------------ step cases, per process
+STEP_CASES = {  # case -> {worker library: label in the results}
+    "W1 mlp train step": {"jtorch": "jtorch", "torch": "torch"},
+    "W3 gpt train step": {"jtorch": "jtorch", "torch": "torch"},
+    "mlp fwd+bwd": {"jtorch": "jtorch", "torch": "torch", "jax": "jax.jit"},
+    "mlp fwd+bwd (jnp eager)": {"jax": "jnp eager"},
+}
+
+
+def _worker_cases(lib):
+    """{case: step callable} for one library, built in the worker process."""
+    if lib == "jax":
+        return {"mlp fwd+bwd": _jnp_mlp(True), "mlp fwd+bwd (jnp eager)": _jnp_mlp(False)}
+    if lib == "torch":
+        import torch as mod
+        mod.set_num_threads(2)
+    else:
+        import jtorch as mod
+    from .workloads import build, train_step_fn
+
+    def train_step(name):
+        model, opt, crit, x, y = build(mod, name)
+        step = train_step_fn(model, opt, crit)
+        return _synced(lambda: step(x, y))
+    return {"W1 mlp train step": train_step("W1"), "W3 gpt train step": train_step("W3"),
+            "mlp fwd+bwd": _mlp(mod)}
+
+
+def _worker(lib):
+    out = sys.stdout
+    sys.stdout = sys.stderr  # anything the libraries print stays off the protocol
+    cases = _worker_cases(lib)
+    for fn in cases.values():
+        for _ in range(3):
+            fn()
+    print("ready", file=out, flush=True)
+    for line in sys.stdin:
+        cmd = line.split()
+        if not cmd or cmd[0] == "done":
+            break
+        case, n = " ".join(cmd[:-1]), int(cmd[-1])
+        fn, samples = cases[case], []
+        for _ in range(_BATCH_WARMUP):  # threads and caches wake from the idle wait
+            fn()
+        for _ in range(n):
+            t0 = time.perf_counter()
+            fn()
+            samples.append((time.perf_counter() - t0) * 1e6)
+        print(json.dumps(samples), file=out, flush=True)
+
+
+# Untimed calls at the start of each batch: after waiting its turn a worker's first calls
+# run several times slower (threads, caches and the VM's CPUs wake up).
+_BATCH_WARMUP = 2
+# Pause before each batch: the previous worker's thread pools spin a little before they
+# sleep, and on a 2-core machine that would land on the next worker's first samples.
+_SETTLE_S = 0.1
+
+
+def _step_cases(libs, reps_step, reps_mlp, rounds):
+    """{case: {label: median us}}: each library in its own worker, rounds alternating."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    workers = {lib: subprocess.Popen([sys.executable, "-m", "benchmarks.overhead", lib],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                     env=env, cwd=root) for lib in libs}
+    samples = {}
+    try:
+        for lib, w in workers.items():
+            if w.stdout.readline().strip() != "ready":
+                raise RuntimeError(f"the {lib} benchmark worker failed to start (exit "
+                                   f"{w.wait()}); its stderr is above")
+        for _ in range(rounds):
+            for case, labels in STEP_CASES.items():
+                n = max(1, (reps_step if "train step" in case else reps_mlp) // rounds)
+                if "jnp eager" in case:
+                    n = max(1, n // 4)
+                for lib, label in labels.items():
+                    if lib in workers:
+                        time.sleep(_SETTLE_S)
+                        w = workers[lib]
+                        w.stdin.write(f"{case} {n}\n")
+                        w.stdin.flush()
+                        samples.setdefault(case, {}).setdefault(label, []).extend(
+                            json.loads(w.stdout.readline()))
+    finally:
+        for w in workers.values():
+            if w.poll() is None:
+                w.stdin.write("done\n")
+                w.stdin.flush()
+                w.wait(timeout=60)
+    out = {}
+    for case, by in samples.items():
+        name = "mlp fwd+bwd" if "jnp eager" in case else case
+        for label, v in by.items():
+            out.setdefault(name, {})[label] = statistics.median(v)
+    return out
+
+
+if __name__ == "__main__":
+    _worker(sys.argv[1])

@@ -36,17 +36,18 @@ def table(result):
                 f"  (target <= {tgt}: {'met' if v <= tgt else 'NOT met'})"
             return f"  {label:<40} {_fmt(v, 1, '6.3f')}{verdict}"
         lines.append(show("compiled_vs_flax", "jtorch.compile / flax, step time"))
-        lines.append(show("compiled_vs_flax_same_malloc",
-                          "jtorch.compile / flax with jtorch's malloc"))
+        lines.append(show("compiled_vs_flax_same_settings",
+                          "jtorch.compile / flax, jtorch settings"))
         lines.append(show("compiled_first_call_vs_flax", "jtorch.compile / flax, first call"))
         lines.append(show("eager_vs_torch", "jtorch eager / PyTorch eager, step time"))
     for c, why in result["meta"].get("skipped_columns", {}).items():
         lines.append(f"\n{LABELS[c]}: {why}")
     lines.append("\npeak MiB: a fresh process's peak RSS (VmHWM) minus its RSS after the library "
                  "imports\n  (includes compiler memory); * = device allocator peak (accelerator).\n"
-                 "jtorch's malloc: importing jtorch keeps freed host buffers for reuse "
-                 "(jtorch._allocator);\n  the flax column with the same setting shows what "
-                 "that alone is worth.")
+                 "jtorch settings: importing jtorch keeps freed host buffers for reuse and "
+                 "orders XLA's CPU\n  schedule critical path first (jtorch._cpu_runtime); "
+                 "flax in a process with the same settings\n  shows what they alone are "
+                 "worth.")
     return "\n".join(lines)
 
 

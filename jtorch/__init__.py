@@ -3,9 +3,9 @@
 Import order matters: dtypes and devices, then the Tensor facade, then the op
 families (each registers its ops), then the generated surface is attached.
 """
-from . import _allocator
+from . import _cpu_runtime
 
-_allocator.tune()  # before JAX starts its threads: buffers are reused, not re-faulted
+_cpu_runtime.apply()  # malloc and XLA's CPU scheduler, before JAX starts its backend
 
 import jax as _jax  # noqa: E402
 

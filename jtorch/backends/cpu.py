@@ -6,7 +6,7 @@ def get_cpu_capability():
 
 
 def caching_allocator_enabled():
-    """jtorch-only: whether host buffers are kept for reuse (see `jtorch._allocator`);
+    """jtorch-only: whether host buffers are kept for reuse (see `jtorch._cpu_runtime`);
     `JTORCH_CPU_ALLOCATOR=system` turns it off."""
-    from .._allocator import tuned
+    from .._cpu_runtime import tuned
     return tuned

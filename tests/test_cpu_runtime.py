@@ -1,4 +1,4 @@
-"""`import jtorch` keeps freed host buffers for reuse (jtorch._allocator): a large buffer
+"""`import jtorch` keeps freed host buffers for reuse (jtorch._cpu_runtime): a large buffer
 allocated and freed over and over stops costing fresh pages each time, and
 `JTORCH_CPU_ALLOCATOR=system` leaves glibc's defaults alone."""
 import platform
@@ -48,3 +48,29 @@ def test_freed_buffers_are_reused_not_refaulted():
     pages = 5 * (40 << 20) // 4096
     assert plain_faults > pages // 2  # glibc maps each 40 MiB block afresh...
     assert faults < pages // 50       # ...the tuned heap hands the same pages back
+
+
+SCHED = "--xla_cpu_enable_concurrency_optimized_scheduler"
+FLAGS_PROBE = "import os, jtorch, jax; jax.devices(); print(os.environ.get('XLA_FLAGS', ''))"
+
+
+def _xla_flags(**extra):
+    return subprocess.run([sys.executable, "-c", FLAGS_PROBE], env=env(**extra),
+                          capture_output=True, text=True, timeout=120,
+                          check=True).stdout.strip()
+
+
+def test_xla_cpu_scheduler_flag_set_unless_given_or_opted_out():
+    assert _xla_flags() == f"{SCHED}=false"
+    assert _xla_flags(XLA_FLAGS=f"{SCHED}=true") == f"{SCHED}=true"  # the user's choice wins
+    kept = _xla_flags(XLA_FLAGS="--xla_cpu_use_thunk_runtime=true")
+    assert kept == f"--xla_cpu_use_thunk_runtime=true {SCHED}=false"
+    assert _xla_flags(JTORCH_XLA_SCHEDULER="default") == ""
+
+
+def test_xla_cpu_scheduler_flag_left_alone_once_the_backend_started():
+    code = ("import os, jax; jax.devices(); import jtorch; "
+            "print(repr(os.environ.get('XLA_FLAGS', '')))")
+    out = subprocess.run([sys.executable, "-c", code], env=env(), capture_output=True,
+                         text=True, timeout=120, check=True).stdout.strip()
+    assert out == "''"  # too late to matter: jtorch does not pretend it applied

@@ -1,4 +1,6 @@
-"""Host memory: keep freed buffers in the process instead of handing them back to the OS.
+"""Process-wide CPU settings `import jtorch` applies before JAX starts its backend.
+
+## Host memory: keep freed buffers in the process instead of handing them back to the OS
 
 Why: XLA's CPU runtime allocates each execution's temporaries as one large buffer with
 `malloc` and frees it afterwards. glibc serves blocks above its mmap threshold (at most
@@ -18,6 +20,17 @@ with the process (up to `TRIM_BYTES` at the top is kept too) until it exits.
 
 Applied once, at `import jtorch`, before JAX starts its threads, on glibc only. Set
 `JTORCH_CPU_ALLOCATOR=system` in the environment to keep glibc's defaults.
+
+## XLA's CPU scheduler: the critical path first
+
+XLA's CPU runtime runs independent kernels of one program at the same time, and its
+default "concurrency-optimized" scheduler interleaves them. In a backward pass that puts
+each weight-gradient matmul next to the input-gradient matmul the rest of the pass waits
+for; on two cores they fight over the same threads. The classic list scheduler orders
+the input-gradient chain first: the MLP's fused backward program ran in 1.37 ms instead of
+1.75 ms (hand-written JAX's own backward: 1.34 ms). Set through `XLA_FLAGS`, so only
+when JAX's backend has not started yet and the flag is not already given there.
+`JTORCH_XLA_SCHEDULER=default` keeps XLA's choice.
 """
 from __future__ import annotations
 
@@ -29,10 +42,33 @@ import platform
 _M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
 TRIM_BYTES = 1 << 30  # free space at the heap's top beyond this goes back to the OS
 
-tuned = False  # whether `tune` changed glibc's settings in this process
+tuned = False  # whether `tune_malloc` changed glibc's settings in this process
+_SCHEDULER_FLAG = "--xla_cpu_enable_concurrency_optimized_scheduler"
 
 
-def tune() -> bool:
+def apply():
+    """Both settings; call before `import jax` starts anything."""
+    tune_malloc()
+    set_xla_scheduler()
+
+
+def set_xla_scheduler() -> bool:
+    """Adds the scheduler flag to XLA_FLAGS; False when opted out, already given, or too
+    late (the backend read XLA_FLAGS when it started)."""
+    if os.environ.get("JTORCH_XLA_SCHEDULER", "critical-path") == "default":
+        return False
+    flags = os.environ.get("XLA_FLAGS", "")
+    if _SCHEDULER_FLAG in flags:
+        return False
+    import sys
+    bridge = sys.modules.get("jax._src.xla_bridge")
+    if bridge is not None and bridge.backends_are_initialized():
+        return False
+    os.environ["XLA_FLAGS"] = f"{flags} {_SCHEDULER_FLAG}=false".strip()
+    return True
+
+
+def tune_malloc() -> bool:
     """Apply the settings above; False when opted out or not on glibc."""
     global tuned
     if tuned:
