@@ -37,6 +37,7 @@ from __future__ import annotations
 import ctypes
 import os
 import platform
+import sys
 
 # glibc's mallopt parameter numbers (malloc.h)
 _M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
@@ -60,7 +61,6 @@ def set_xla_scheduler() -> bool:
     flags = os.environ.get("XLA_FLAGS", "")
     if _SCHEDULER_FLAG in flags:
         return False
-    import sys
     bridge = sys.modules.get("jax._src.xla_bridge")
     if bridge is not None and bridge.backends_are_initialized():
         return False
@@ -69,7 +69,7 @@ def set_xla_scheduler() -> bool:
 
 
 def tune_malloc() -> bool:
-    """Apply the settings above; False when opted out or not on glibc."""
+    """Apply the malloc settings above; False when opted out or not on glibc."""
     global tuned
     if tuned:
         return True
