@@ -52,7 +52,8 @@ class _Worker:
 
     def __init__(self, workload, column, warmup, env_extra):
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        env = dict(os.environ)
+        from jtorch._cpu_runtime import user_environ
+        env = user_environ()  # jtorch's columns set their own flags when they import it
         env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
         env["JAX_ENABLE_COMPILATION_CACHE"] = "false"
         env.update(env_extra)

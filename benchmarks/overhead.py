@@ -238,7 +238,9 @@ _SETTLE_S = 0.1
 def _step_cases(libs, reps_step, reps_mlp, rounds):
     """{case: {label: median us}}: each library in its own worker, rounds alternating."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    from jtorch._cpu_runtime import user_environ
+    env = user_environ()  # the jtorch worker sets its own flags when it imports jtorch
+    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
     workers = {lib: subprocess.Popen([sys.executable, "-m", "benchmarks.overhead", lib],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                                      env=env, cwd=root) for lib in libs}

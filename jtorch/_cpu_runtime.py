@@ -45,6 +45,18 @@ TRIM_BYTES = 1 << 30  # free space at the heap's top beyond this goes back to th
 
 tuned = False  # whether `tune_malloc` changed glibc's settings in this process
 _SCHEDULER_FLAG = "--xla_cpu_enable_concurrency_optimized_scheduler"
+_USER_XLA_FLAGS = os.environ.get("XLA_FLAGS")  # as the process started, before jtorch
+
+
+def user_environ():
+    """os.environ as the user set it, without the XLA_FLAGS jtorch added: for child
+    processes that must not inherit jtorch's settings (benchmark baselines)."""
+    env = dict(os.environ)
+    if _USER_XLA_FLAGS is None:
+        env.pop("XLA_FLAGS", None)
+    else:
+        env["XLA_FLAGS"] = _USER_XLA_FLAGS
+    return env
 
 
 def apply():

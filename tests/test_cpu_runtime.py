@@ -74,3 +74,15 @@ def test_xla_cpu_scheduler_flag_left_alone_once_the_backend_started():
     out = subprocess.run([sys.executable, "-c", code], env=env(), capture_output=True,
                          text=True, timeout=120, check=True).stdout.strip()
     assert out == "''"  # too late to matter: jtorch does not pretend it applied
+
+
+def test_user_environ_drops_only_what_jtorch_added():
+    code = ("import os, jtorch; from jtorch._cpu_runtime import user_environ; "
+            "print(repr(os.environ.get('XLA_FLAGS')), repr(user_environ().get('XLA_FLAGS')))")
+    def run(**extra):
+        return subprocess.run([sys.executable, "-c", code], env=env(**extra),
+                              capture_output=True, text=True, timeout=120,
+                              check=True).stdout.strip()
+    assert run() == f"'{SCHED}=false' None"
+    assert run(XLA_FLAGS="--xla_cpu_use_thunk_runtime=true") == (
+        f"'--xla_cpu_use_thunk_runtime=true {SCHED}=false' '--xla_cpu_use_thunk_runtime=true'")
