@@ -512,9 +512,19 @@ class _FusedOptimizer(Optimizer):
             for st, f in zip(st_arrs, fresh):
                 st["__fresh__"] = jnp.asarray(f)
         skip = self.__dict__.get("_skip_flag")
-        # holders: the storage and p_arrs; the storage, the st dict and the temporary list
-        donate = _sole_owner(p_arrs, 2) and all(
-            _sole_owner([v for k, v in st.items() if k != "__fresh__"], 3) for st in st_arrs)
+        # Eagerly the step always donates (one compiled variant, so a refcount that differs
+        # between steps never retraces); an array someone else still sees is copied first.
+        donate = not any(isinstance(a, jax.core.Tracer) for a in p_arrs)
+        if donate:
+            # holders: the storage, p_arrs and the one-item list; the storage, the st dict
+            # and the one-item list
+            for i in range(len(p_arrs)):
+                if not _sole_owner([p_arrs[i]], 3):
+                    p_arrs[i] = jnp.copy(p_arrs[i])
+            for st in st_arrs:
+                for k in st:
+                    if k != "__fresh__" and not _sole_owner([st[k]], 3):
+                        st[k] = jnp.copy(st[k])
         new_ps, new_sts = _fused_fn(type(self), donate)(statics, hp, p_arrs, g_arrs, st_arrs,
                                                         skip)
         for p, new in zip(params, new_ps):
