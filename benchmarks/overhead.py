@@ -22,7 +22,7 @@ import sys
 import time
 
 
-def _median_us(fn, reps, warmup=3):
+def _samples_us(fn, reps, warmup):
     for _ in range(warmup):
         fn()
     samples = []
@@ -30,7 +30,11 @@ def _median_us(fn, reps, warmup=3):
         t0 = time.perf_counter()
         fn()
         samples.append((time.perf_counter() - t0) * 1e6)
-    return statistics.median(samples)
+    return samples
+
+
+def _median_us(fn, reps, warmup=3):
+    return statistics.median(_samples_us(fn, reps, warmup))
 
 
 def _block(x):
@@ -217,14 +221,7 @@ def _worker(lib):
         if not cmd or cmd[0] == "done":
             break
         case, n = " ".join(cmd[:-1]), int(cmd[-1])
-        fn, samples = cases[case], []
-        for _ in range(_BATCH_WARMUP):  # threads and caches wake from the idle wait
-            fn()
-        for _ in range(n):
-            t0 = time.perf_counter()
-            fn()
-            samples.append((time.perf_counter() - t0) * 1e6)
-        print(json.dumps(samples), file=out, flush=True)
+        print(json.dumps(_samples_us(cases[case], n, _BATCH_WARMUP)), file=out, flush=True)
 
 
 # Untimed calls at the start of each batch: after waiting its turn a worker's first calls

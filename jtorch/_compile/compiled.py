@@ -21,8 +21,8 @@ import jax.numpy as jnp
 from jax.extend.core import ClosedJaxpr, jaxpr_as_fun
 
 from .. import _tensor
+from .._donation import donatable
 from .._errors import TracedValueError
-from .._random import Generator
 from .._tensor import Tensor, wrap
 from ..autograd import grad_mode
 from . import state as S
@@ -456,8 +456,7 @@ class _Entry:
         xs = self.gather(state)
         if not self.diff:
             for k in self.donate:  # never donate a buffer someone else still holds
-                if sys.getrefcount(xs[k]) > 3:
-                    xs[k] = jnp.copy(xs[k])
+                xs[k] = donatable(xs[k], 1)  # its one holder besides the storage: xs
             outs = list(self.jitted(*xs, *self.consts))
             user = outs[:self.n_user]
         else:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import collections
 import functools
-import sys
 import warnings
 from collections import defaultdict
 from copy import deepcopy
@@ -25,6 +24,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from .._donation import donatable
 from .._tensor import Tensor, wrap
 from ..autograd import grad_mode
 from ..autograd.graph import RemovableHandle, _Hooks
@@ -404,18 +404,6 @@ def _fused_fn(cls, donate=False):
     return fn
 
 
-def _sole_owner(arrays, holders):
-    """True when each array is held only by its storage and the caller's `holders`
-    containers: then the step may donate it, since no other tensor, saved activation or
-    user alias can see the old buffer. Traced values are never donated."""
-    limit = holders + 2  # + this loop's variable + getrefcount's argument
-    for a in arrays:
-        if not isinstance(a, jax.Array) or isinstance(a, jax.core.Tracer) \
-                or sys.getrefcount(a) > limit:
-            return False
-    return True
-
-
 class _FusedOptimizer(Optimizer):
     """An Optimizer whose step is one compiled optax update per parameter group.
 
@@ -515,16 +503,13 @@ class _FusedOptimizer(Optimizer):
         # Eagerly the step always donates (one compiled variant, so a refcount that differs
         # between steps never retraces); an array someone else still sees is copied first.
         donate = not any(isinstance(a, jax.core.Tracer) for a in p_arrs)
-        if donate:
-            # holders: the storage, p_arrs and the one-item list; the storage, the st dict
-            # and the one-item list
-            for i in range(len(p_arrs)):
-                if not _sole_owner([p_arrs[i]], 3):
-                    p_arrs[i] = jnp.copy(p_arrs[i])
+        if donate:  # each array's one holder besides its storage: p_arrs, its st dict
+            for i in range(len(p_arrs)):  # by index: a loop variable would be one more holder
+                p_arrs[i] = donatable(p_arrs[i], 1)
             for st in st_arrs:
                 for k in st:
-                    if k != "__fresh__" and not _sole_owner([st[k]], 3):
-                        st[k] = jnp.copy(st[k])
+                    if k != "__fresh__":
+                        st[k] = donatable(st[k], 1)
         new_ps, new_sts = _fused_fn(type(self), donate)(statics, hp, p_arrs, g_arrs, st_arrs,
                                                         skip)
         for p, new in zip(params, new_ps):
