@@ -16,6 +16,7 @@ import numpy as np
 
 from . import _device
 from . import _dtype as D
+from ._lazy import LazyArray
 from .autograd import grad_mode
 from .autograd.graph import AccumulateGrad, Node
 
@@ -27,12 +28,27 @@ _TRACK = None
 
 
 class _Storage:
-    __slots__ = ("arr", "gen", "grad_gen", "__weakref__")
+    __slots__ = ("_v", "gen", "grad_gen", "__weakref__")
 
     def __init__(self, arr):
-        self.arr = arr
+        self._v = arr       # a jax array, or a pending op's LazyArray (see _lazy)
+        if type(arr) is LazyArray:
+            arr.own(self)
         self.gen = 0        # bumped on every write
         self.grad_gen = -1  # generation of the last write recorded by autograd
+
+    @property
+    def arr(self):
+        v = self._v
+        if type(v) is LazyArray:
+            v = self._v = v.get()
+        return v
+
+    @arr.setter
+    def arr(self, v):
+        self._v = v
+        if type(v) is LazyArray:
+            v.own(self)
 
 
 class Size(tuple):
@@ -77,6 +93,13 @@ class Tensor:
             return self._arr
         return self._st.arr
 
+    @property
+    def _raw(self):
+        """The value, or its pending stand-in (shape and dtype, no computation forced)."""
+        if self._chain:
+            return self._value
+        return self._st._v
+
     def _refresh(self):
         from ._ops.dispatch import chain_fn
         st = self._st
@@ -103,6 +126,8 @@ class Tensor:
         if self._chain:
             from ._ops.dispatch import scatter_fn
             from ._ops.views import _has_overlap
+            if type(new) is LazyArray:
+                new = new.get()
             base_shape = tuple(st.arr.shape)
             if _has_overlap(self._chain, base_shape):
                 raise RuntimeError(
@@ -131,29 +156,29 @@ class Tensor:
     # ---------------------------------------------------------------- metadata
     @property
     def dtype(self):
-        return _BY_NP[self._value.dtype]
+        return _BY_NP[self._raw.dtype]
 
     @property
     def shape(self):
-        return Size(self._value.shape)
+        return Size(self._raw.shape)
 
     def size(self, dim=None):
-        shape = self._value.shape
+        shape = self._raw.shape
         if dim is None:
             return Size(shape)
         return shape[_wrap_dim(dim, len(shape))]
 
     @property
     def ndim(self):
-        return self._value.ndim
+        return self._raw.ndim
 
     def dim(self):
-        return self._value.ndim
+        return self._raw.ndim
 
     ndimension = dim
 
     def numel(self):
-        return int(np.prod(self._value.shape, dtype=np.int64))
+        return int(np.prod(self._raw.shape, dtype=np.int64))
 
     nelement = numel
 
@@ -384,7 +409,7 @@ class Tensor:
                 raise RuntimeError(f"result type {D.type_name(rd)} can't be cast to the desired "
                                    f"output type {D.type_name(sd)}")
             result = result.to(sd)
-        self._write(result._value)
+        self._write(result._raw)
         if result.grad_fn is not None:
             node = result.grad_fn
             # the node closed over self's pre-write array, so (like torch, which saves the
@@ -610,7 +635,7 @@ def wrap(arr, grad_fn=None, output_nr=0):
     t = _new(Tensor)
     t._st = _Storage(arr)
     t._chain = ()
-    t._arr = arr
+    t._arr = arr if type(arr) is not LazyArray else None  # a view reads it (see _set_view_of)
     t._seen = 0
     t._rg = grad_fn is not None
     t.grad_fn = grad_fn

@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import _dtype as D
+from .. import _lazy
 from ..autograd import grad_mode
 from ..autograd.graph import Node
 from .._tensor import Tensor, wrap
@@ -130,7 +131,7 @@ def _compute_dtype(d: OpDef, flat, positions):
     for i in positions:
         v = flat[i]
         if type(v) is Tensor or isinstance(v, Tensor):
-            arr = v._value
+            arr = v._raw
             (zeros if arr.ndim == 0 else dims).append(_BY_NP[arr.dtype])
         elif v is not None:
             scalars.append(v)
@@ -202,7 +203,7 @@ _RANGES = [tuple(range(n)) for n in range(16)]
 
 
 def _check_broadcast(flat):
-    shapes = [v._value.shape for v in flat if isinstance(v, Tensor)]
+    shapes = [v._raw.shape for v in flat if isinstance(v, Tensor)]
     if len(shapes) < 2:
         return
     first = shapes[0]
@@ -240,7 +241,7 @@ def _call(d: OpDef, targs, statics, out=None):
     need_grad = False
     for i, v in enumerate(flat):
         if isinstance(v, Tensor):
-            arrays.append(v._value)
+            arrays.append(v._raw)
             if v._rg:
                 need_grad = True
         elif v is None:
@@ -257,9 +258,12 @@ def _call(d: OpDef, targs, statics, out=None):
         fn = d.fwd_cache.get(key)
         if fn is None:
             fn = d.fwd_cache[key] = _jit(_forward(d, statics, cd, struct, positions))
-        result = _wrap_outputs(d, fn(*arrays), None)
-        if d.view:
-            _make_view(result, flat[0], d, statics)
+        if d.view or out is not None:
+            result = _wrap_outputs(d, fn(*_lazy.resolve(arrays)), None)
+            if d.view:
+                _make_view(result, flat[0], d, statics)
+        else:
+            result = _wrap_outputs(d, _lazy.run_or_defer(fn, arrays), None)
     if out is not None:
         return _write_out(d, result, out)
     return result
@@ -308,7 +312,7 @@ def _diff_mask(d: OpDef, flat, struct):
     """Which flat inputs get gradients: inexact tensors that require grad (and, when the op
     restricts it, only its `differentiable` params)."""
     allowed = _param_positions(d, struct, d.differentiable) if d.differentiable else None
-    return tuple(isinstance(v, Tensor) and v._rg and v._value.dtype.kind in "fcV" and
+    return tuple(isinstance(v, Tensor) and v._rg and v._raw.dtype.kind in "fcV" and
                  (allowed is None or i in allowed) for i, v in enumerate(flat))
 
 
@@ -333,9 +337,11 @@ def _call_with_grad(d, flat, arrays, statics, cd, struct, key, positions):
         fn = d.fwd_cache.get(key)
         if fn is None:
             fn = d.fwd_cache[key] = _jit(_forward(d, statics, cd, struct, positions))
-        res = _wrap_outputs(d, fn(*arrays), None)
         if d.view:
+            res = _wrap_outputs(d, fn(*_lazy.resolve(arrays)), None)
             _make_view(res, flat[0], d, statics)
+        else:
+            res = _wrap_outputs(d, _lazy.run_or_defer(fn, arrays), None)
         return res
     in_meta = tuple((a.shape, a.dtype) if a is not None else None for a in arrays)
     pkey = (key, mask, in_meta)
@@ -344,7 +350,7 @@ def _call_with_grad(d, flat, arrays, statics, cd, struct, key, positions):
         fn = d.fwd_cache.get(key)
         if fn is None:
             fn = d.fwd_cache[key] = _jit(_forward(d, statics, cd, struct, positions))
-        outs = fn(*arrays)
+        outs = fn(*_lazy.resolve(arrays)) if d.view else _lazy.run_or_defer(fn, arrays)
         if plan is None:
             plan = d.bwd_cache[pkey] = _new_plan(d, struct, len(flat), mask, _out_meta(outs))
             plan.raw = _rule_backward(d, statics, cd, struct, mask, in_meta, plan.out_meta,
@@ -357,6 +363,7 @@ def _call_with_grad(d, flat, arrays, statics, cd, struct, key, positions):
         fast = _RuleFast(plan.bwd, keep, outs if plan.keep_result else None)
         saved = _saved_versions(flat, idx)
     else:
+        arrays = _lazy.resolve(arrays)
         if plan is None:
             plan = d.bwd_cache[pkey] = _new_plan(d, struct, len(flat), mask, None)
             plan.fwd = _vjp_forward(d, statics, cd, struct, mask, positions)
@@ -562,9 +569,24 @@ class _RuleFast:
 
     def __init__(self, bwd, arrays, outs):
         self.bwd, self.arrays, self.outs = bwd, arrays, outs
+        lazy = _lazy.LazyArray
+        for a in arrays:
+            if type(a) is lazy:
+                a.saved = True   # a pending value backward will read: computed with its op
+        if type(outs) is lazy:
+            outs.saved = True
+        elif isinstance(outs, (tuple, list)):
+            for a in outs:
+                if type(a) is lazy:
+                    a.saved = True
 
     def __call__(self, gs):
-        return self.bwd(gs, self.arrays, self.outs)
+        arrays, outs = self.arrays, self.outs
+        if type(outs) is _lazy.LazyArray:
+            outs = outs.get()
+        elif isinstance(outs, (tuple, list)):
+            outs = _lazy.resolve(outs)
+        return self.bwd(gs, _lazy.resolve(arrays), outs)
 
 
 def _masked_vjp(fn, args, mask, **kw):

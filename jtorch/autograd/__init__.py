@@ -39,13 +39,13 @@ def _make_grads(outputs, grad_outputs):
             if not out.requires_grad:
                 raise RuntimeError(f"element {i} of tensors does not require grad and does not "
                                    "have a grad_fn")
-            if out._value.size != 1:
+            if out._raw.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
             if not out.dtype.is_floating_point and not out.dtype.is_complex:
                 raise RuntimeError(f"grad can be implicitly created only for real scalar "
                                    f"outputs but got {out.dtype}")
-            grads.append(_ones(out._value.dtype) if out.ndim == 0 else
-                         jnp.ones(out.shape, out._value.dtype))
+            grads.append(_ones(out._raw.dtype) if out.ndim == 0 else
+                         jnp.ones(out.shape, out._raw.dtype))
         elif isinstance(g, Tensor):
             if g.shape != out.shape:
                 raise RuntimeError(

@@ -16,11 +16,13 @@ from heapq import heappop, heappush
 import jax
 import jax.numpy as jnp
 
+from .. import _lazy
 from .graph import AccumulateGrad
 
 ENABLED = True
 _SEEN = {}     # structure key -> times seen (a graph is fused from its second occurrence)
 _FUSED = {}    # structure key -> jitted whole backward
+_BOTH = {}     # (backward key, pending forward key) -> jitted forward and backward
 _MAX_KEYS = 256
 _FAST_KINDS = None
 
@@ -37,7 +39,7 @@ def _n_out(node):
     return len(node.out_meta) or 1
 
 
-def try_run(starts, root_slots, root_grads, deps, retain_graph):
+def try_run(starts, root_slots, root_grads, deps, retain_graph, root_tensors=()):
     """Runs the backward fused if the graph qualifies; returns False to decline."""
     if not ENABLED:
         return False
@@ -98,7 +100,8 @@ def try_run(starts, root_slots, root_grads, deps, retain_graph):
         if len(_FUSED) > _MAX_KEYS:
             _FUSED.clear()
         fn = _FUSED[key] = jax.jit(_whole_backward(steps, roots, treedef))
-    grads = fn(list(root_grads), leaves)
+    grads = _run(fn, key, steps, roots, treedef, root_grads, leaves, root_tensors,
+                 retain_graph)
     from .engine import _accumulate
     for node, (kind, *_), g in zip(order, plan, grads):
         if kind == "acc" and g is not None:
@@ -108,6 +111,52 @@ def try_run(starts, root_slots, root_grads, deps, retain_graph):
             if node.saved or node.saved_out is not None or node.graph is not None:
                 node.release()
     return True
+
+
+def _run(fn, key, steps, roots, treedef, root_grads, leaves, root_tensors, retain_graph):
+    """The backward program; when the forward ops it reads are still pending (see _lazy),
+    forward and backward run as one program (from the second time this pair is seen),
+    which returns only the forward values something still holds."""
+    lazy = _lazy.LazyArray
+    wanted = [a for a in leaves if type(a) is lazy and a.value is None]
+    if not wanted:
+        return fn(list(root_grads), _lazy.resolve(leaves))
+    asked = [r for r in (t._raw for t in root_tensors) if type(r) is lazy and r.value is None]
+    p = _lazy.Pending(_lazy.pending(wanted + asked), asked, keep_saved=retain_graph)
+    src, conc = [], []
+    for a in leaves:
+        if type(a) is lazy:
+            if a.value is None:
+                src.append(p.position(a))
+                continue
+            a = a.value
+        src.append((-1, len(conc)))
+        conc.append(a)
+    ckey = (key, p.key, tuple(src))
+    both = _BOTH.get(ckey)
+    if both is None:
+        seen = _SEEN.get(ckey, 0) + 1
+        if seen < 2 or p.mixed:
+            _SEEN[ckey] = seen
+            _lazy.force(wanted + asked)
+            return fn(list(root_grads), _lazy.resolve(leaves))
+        if len(_BOTH) > _MAX_KEYS:
+            _BOTH.clear()
+        both = _BOTH[ckey] = jax.jit(_forward_and_backward(
+            p.key[0], p.key[2], tuple(src), _whole_backward(steps, roots, treedef)))
+    values, grads = both(list(root_grads), p.leaves, conc)
+    p.finish(values)
+    return grads
+
+
+def _forward_and_backward(fwd_struct, selected, src, backward):
+    forward = _lazy.program(fwd_struct)
+
+    def run(root_grads, fwd_leaves, conc):
+        vals = forward(fwd_leaves)
+        grads = backward(root_grads, [conc[j] if i < 0 else vals[i][j] for i, j in src])
+        return [vals[i][j] for i, j in selected], grads
+    return run
 
 
 def _whole_backward(steps, roots, treedef):

@@ -87,7 +87,8 @@ def run_backward(roots, root_grads, *, retain_graph=False, create_graph=False, i
             targets.setdefault(node, []).append((nr, i))
     deps, needed = _plan(starts, targets)
     if targets is None and accumulate and not create_graph and not _ANOMALY.enabled \
-            and _fused_backward.try_run(starts, root_slots, root_arrays, deps, retain_graph):
+            and _fused_backward.try_run(starts, root_slots, root_arrays, deps,
+                                                 retain_graph, roots):
         return None  # a graph seen before ran as one compiled program
     captured = [None] * len(inputs) if inputs is not None else None
 

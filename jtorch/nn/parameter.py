@@ -102,6 +102,8 @@ class UninitializedTensorMixin:
             "`forward` with a dummy batch to initialize the parameters before calling torch "
             "functions")
 
+    _raw = _value  # shape-only reads in dispatch raise the same error
+
     @property
     def shape(self):
         raise RuntimeError(

@@ -124,6 +124,7 @@ def graph(model, args, verbose=False):
 
 _PKG = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _JAX = os.path.dirname(os.path.abspath(jax.__file__))
+_LAZY = os.path.join(_PKG, "_lazy.py")  # runs (or defers) op kernels: plumbing, not an op
 
 
 def _jtorch_op(eqn):
@@ -133,7 +134,7 @@ def _jtorch_op(eqn):
     frames = getattr(tb, "frames", None) or ()
     for f in frames:  # innermost first: JAX's frames, then jtorch's, then the caller's
         path = f.file_name
-        if path.startswith(_JAX):
+        if path.startswith(_JAX) or path == _LAZY:
             continue
         if not (path.startswith(_PKG) or path == "<string>"):
             return None

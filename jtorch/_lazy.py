@@ -1,0 +1,307 @@
+"""Deferred eager ops: a run of ops the program has executed before becomes ONE program.
+
+Why: on CPU each eager op is one XLA execution (tens of microseconds of launch, and no
+fusion between ops). An eager training loop runs the same forward every step, so an op
+whose output shape is already known (the same jitted kernel has run on inputs of the same
+shapes) is recorded instead of launched: its output is a `LazyArray` holding shape and
+dtype, which is all that dispatch, autograd recording and `.shape` need. The first read of
+a value (`.item()`, printing, `backward()`'s saved arrays, a view, an unsupported op)
+forces every pending op it depends on. A structure of pending ops forced for the third
+time runs as one jitted program of them all; before that, op by op, exactly as before
+(so one-off code never compiles anything extra).
+
+Safety: pending ops hold only immutable arrays (or other pending outputs), so in-place
+writes after recording cannot change what they compute; a fused program returns what was
+asked for, what a live tensor holds and what autograd saved, and every other output stays
+pending, recomputable from the inputs its op keeps, so nothing read later is missing;
+nothing is deferred while JAX traces (jtorch.compile, jax.jit of user code) or for inputs
+JAX is tracing; ops on differently placed arrays run one by one, as eager would; errors are
+the ones the first, eager run raised, since shapes are only trusted once a kernel ran on
+them. `JTORCH_LAZY=0` turns it off.
+"""
+from __future__ import annotations
+
+import os
+import weakref
+
+import jax
+import numpy as np
+from jax._src import core as _core
+from jax._src.array import ArrayImpl
+
+ENABLED = os.environ.get("JTORCH_LAZY", "1") != "0"
+FUSE_AT = 3          # a structure forced this many times runs as one program
+MAX_PENDING = 256    # more pending ops than this behind one output are forced at once
+_MAX_KEYS = 512
+
+_trace_ctx = _core.trace_ctx
+_EvalTrace = _core.EvalTrace
+_OUT_META: dict = {}   # (kernel, input metas) -> output structure, learnt on the eager run
+_SEEN: dict = {}
+_PROGRAMS: dict = {}
+_seq = [0]
+
+
+class LazyArray:
+    """One output of a pending op: its shape and dtype now, its value when forced."""
+    __slots__ = ("node", "index", "shape", "dtype", "weak_type", "value", "owners", "saved")
+
+    def __init__(self, node, index, meta):
+        self.node, self.index = node, index
+        self.shape, self.dtype, self.weak_type = meta
+        self.value = None
+        self.owners = None   # weak references to the storages holding it
+        self.saved = False   # autograd saved it for backward
+
+    def own(self, storage):
+        r = weakref.ref(storage)
+        if self.owners is None:
+            self.owners = [r]
+        else:
+            self.owners.append(r)
+
+    def held(self):
+        """Whether a live tensor's storage still holds this (pending) value."""
+        if self.owners is not None:
+            for r in self.owners:
+                st = r()
+                if st is not None and st._v is self:
+                    return True
+        return False
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    @property
+    def size(self):
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    def get(self):
+        if self.value is None:
+            force((self,))
+        return self.value
+
+
+class _Node:
+    __slots__ = ("fn", "inputs", "outs", "tuple_out", "size", "seq")
+
+
+def _meta(a):
+    t = type(a)
+    if t is LazyArray:
+        return (a.shape, a.dtype, a.weak_type)
+    if t is ArrayImpl:
+        return (a.shape, a.dtype, a.weak_type)
+    if t is np.ndarray:
+        return (a.shape, a.dtype, False)
+    if a is None:
+        return None
+    raise TypeError
+
+
+def resolve(arrays):
+    """`arrays` with every pending value computed (together, in one force)."""
+    pend = [a for a in arrays if type(a) is LazyArray]
+    if not pend:
+        return arrays
+    force(pend)
+    return [a.value if type(a) is LazyArray else a for a in arrays]
+
+
+def run_or_defer(fn, arrays):
+    """fn(*arrays): recorded as pending when fn's outputs for these input shapes are known
+    and nothing is being traced; otherwise run now (learning the output shapes)."""
+    if not ENABLED or type(_trace_ctx.trace) is not _EvalTrace:
+        return fn(*resolve(arrays))
+    try:
+        key = (fn, tuple(_meta(a) for a in arrays))
+    except TypeError:          # a tracer or something else JAX owns: run as is
+        return fn(*resolve(arrays))
+    out = _OUT_META.get(key)
+    if out is None:
+        res = fn(*resolve(arrays))
+        if len(_OUT_META) > 16 * _MAX_KEYS:
+            _OUT_META.clear()
+        _OUT_META[key] = _structure(res)
+        return res
+    if out is False:
+        return fn(*resolve(arrays))
+    return _record(fn, arrays, out)
+
+
+def _structure(res):
+    """(is_sequence, sequence type, output metas), or False when outputs are not arrays."""
+    if type(res) is ArrayImpl:
+        return (None, (_meta(res),))
+    if isinstance(res, (tuple, list)) and res and all(type(r) is ArrayImpl for r in res):
+        return (type(res), tuple(_meta(r) for r in res))
+    return False
+
+
+def _record(fn, arrays, out):
+    seq_type, metas = out
+    node = _Node()
+    node.fn, node.inputs, node.tuple_out = fn, list(arrays), seq_type is not None
+    size = 1
+    for a in arrays:
+        if type(a) is LazyArray and a.value is None:
+            size += a.node.size
+    node.size = size
+    _seq[0] += 1
+    node.seq = _seq[0]
+    outs = tuple(LazyArray(node, i, m) for i, m in enumerate(metas))
+    node.outs = outs
+    if size > MAX_PENDING:
+        force(outs)
+    if seq_type is None:
+        return outs[0]
+    if seq_type is tuple:
+        return outs
+    return list(outs) if seq_type is list else seq_type(*outs)  # a namedtuple
+
+
+class Pending:
+    """The pending ops behind some outputs, in recording order, as a hashable structure of
+    (kernel, input references) over `leaves` (the concrete arrays they read), and which
+    outputs leave the program: those asked for and those a live tensor (or, with
+    `keep_saved`, autograd) still holds. The rest stay pending, recomputable from inputs
+    the op keeps, so a program need not write values nobody will read."""
+    __slots__ = ("nodes", "key", "leaves", "pos", "selected", "mixed")
+
+    def __init__(self, nodes, asked=(), keep_saved=True):
+        self.nodes = nodes
+        self.pos = pos = {id(n): i for i, n in enumerate(nodes)}
+        asked = {id(a) for a in asked}
+        leaves, leaf_pos, struct, leaf_meta, selected, sel = [], {}, [], [], [], []
+        placements = set()
+        for i, n in enumerate(nodes):
+            refs = []
+            for a in n.inputs:
+                if a is None:
+                    refs.append(None)
+                    continue
+                if type(a) is LazyArray:
+                    if a.value is None:
+                        refs.append((pos[id(a.node)], a.index))
+                        continue
+                    a = a.value
+                j = leaf_pos.get(id(a))
+                if j is None:
+                    j = leaf_pos[id(a)] = len(leaves)
+                    leaves.append(a)
+                    leaf_meta.append(_meta(a))
+                    if type(a) is ArrayImpl:
+                        placements.add(a.sharding)
+                refs.append((-1, j))
+            struct.append((n.fn, tuple(refs), n.tuple_out))
+            for la in n.outs:
+                if id(la) in asked or (keep_saved and la.saved) or la.held():
+                    selected.append(la)
+                    sel.append((i, la.index))
+        self.key = (tuple(struct), tuple(leaf_meta), tuple(sel))
+        self.leaves = leaves
+        self.selected = selected
+        self.mixed = len(placements) > 1   # one program cannot mix devices; eager ops can
+
+    def position(self, la):
+        """Where a pending output sits among program()'s values: (node, output index)."""
+        return self.pos[id(la.node)], la.index
+
+    def finish(self, values):
+        for la, v in zip(self.selected, values):
+            la.value = v
+        for n in self.nodes:
+            if all(la.value is not None for la in n.outs):
+                _release(n)
+
+
+def pending(lazies):
+    """The pending nodes behind `lazies` in recording order, or None when all are computed."""
+    nodes, stack, found = [], [a.node for a in lazies if a.value is None], set()
+    while stack:
+        n = stack.pop()
+        if id(n) in found:
+            continue
+        found.add(id(n))
+        nodes.append(n)
+        for a in n.inputs:
+            if type(a) is LazyArray and a.value is None:
+                stack.append(a.node)
+    if not nodes:
+        return None
+    nodes.sort(key=_by_seq)
+    return nodes
+
+
+def _run_each(nodes):
+    for n in nodes:
+        _finish(n, n.fn(*[a.value if type(a) is LazyArray else a for a in n.inputs]))
+
+
+def force(lazies):
+    """Compute every pending op the given outputs depend on, as one program when this
+    structure has been seen before, else op by op."""
+    nodes = pending(lazies)
+    if nodes is None:
+        return
+    if len(nodes) == 1:
+        _run_each(nodes)
+        return
+    p = Pending(nodes, lazies)
+    if p.mixed:
+        _run_each(nodes)
+        return
+    prog = _PROGRAMS.get(p.key)
+    if prog is None:
+        seen = _SEEN.get(p.key, 0) + 1
+        if seen < FUSE_AT:
+            if len(_SEEN) > 4 * _MAX_KEYS:
+                _SEEN.clear()
+            _SEEN[p.key] = seen
+            _run_each(nodes)
+            return
+        if len(_PROGRAMS) > _MAX_KEYS:
+            _PROGRAMS.clear()
+        prog = _PROGRAMS[p.key] = jax.jit(_selecting(program(p.key[0]), p.key[2]))
+    p.finish(prog(p.leaves))
+
+
+def _selecting(run, sel):
+    def selected(leaves):
+        vals = run(leaves)
+        return [vals[i][j] for i, j in sel]
+    return selected
+
+
+def _by_seq(n):
+    return n.seq
+
+
+def _finish(node, res):
+    outs = node.outs
+    if node.tuple_out:
+        for la, v in zip(outs, res):
+            la.value = v
+    else:
+        outs[0].value = res
+    _release(node)
+
+
+def _release(node):
+    for la in node.outs:
+        la.node = None  # no node <-> output cycle left for the garbage collector
+    node.inputs = node.outs = ()   # what it read may be freed now
+
+
+def program(struct):
+    """leaves -> every pending output, node by node (the body of one fused run)."""
+    def run(leaves):
+        vals = []
+        for fn, refs, tuple_out in struct:
+            args = [None if r is None else (leaves[r[1]] if r[0] < 0 else vals[r[0]][r[1]])
+                    for r in refs]
+            out = fn(*args)
+            vals.append(tuple(out) if tuple_out else [out])
+        return vals
+    return run
