@@ -17,7 +17,13 @@ pending, recomputable from the inputs its op keeps, so nothing read later is mis
 nothing is deferred while JAX traces (jtorch.compile, jax.jit of user code) or for inputs
 JAX is tracing; ops on differently placed arrays run one by one, as eager would; errors are
 the ones the first, eager run raised, since shapes are only trusted once a kernel ran on
-them. `JTORCH_LAZY=0` turns it off.
+them.
+
+Opt-in (`JTORCH_LAZY=1`, or `jtorch._lazy.ENABLED = True`) because on a 2-core CPU it does
+not pay everywhere: measured in one process, alternating modes, a GPT training step (many
+small ops) ran 5-9% faster, but a matmul-bound MLP forward+backward 5-20% slower and its
+training step 2-7% slower. XLA's CPU launches are cheap next to the products, and eager
+dispatch already overlaps Python with the previous op's compute, which deferring gives up.
 """
 from __future__ import annotations
 
@@ -29,9 +35,9 @@ import numpy as np
 from jax._src import core as _core
 from jax._src.array import ArrayImpl
 
-ENABLED = os.environ.get("JTORCH_LAZY", "1") != "0"
+ENABLED = os.environ.get("JTORCH_LAZY", "0") == "1"   # opt-in: see the measurements below
 FUSE_AT = 3          # a structure forced this many times runs as one program
-MAX_PENDING = 256    # more pending ops than this behind one output are forced at once
+MAX_PENDING = 256    # a chain of pending ops deeper than this is forced at once
 _MAX_KEYS = 512
 
 _trace_ctx = _core.trace_ctx
@@ -84,7 +90,7 @@ class LazyArray:
 
 
 class _Node:
-    __slots__ = ("fn", "inputs", "outs", "tuple_out", "size", "seq")
+    __slots__ = ("fn", "inputs", "outs", "tree", "size", "seq")
 
 
 def _meta(a):
@@ -100,6 +106,11 @@ def _meta(a):
     raise TypeError
 
 
+def value(a):
+    """`a` itself, or its computed value when it is a pending output."""
+    return a.get() if type(a) is LazyArray else a
+
+
 def resolve(arrays):
     """`arrays` with every pending value computed (together, in one force)."""
     pend = [a for a in arrays if type(a) is LazyArray]
@@ -109,10 +120,18 @@ def resolve(arrays):
     return [a.value if type(a) is LazyArray else a for a in arrays]
 
 
-def run_or_defer(fn, arrays):
+# Products and convolutions launch at once (forcing what they read): their compute is long
+# enough that Python records the ops after them meanwhile, and fusing them buys nothing;
+# the cheap ops around them (bias adds, activations, views, norms) are what gets fused.
+LAUNCH_AT_ONCE = frozenset({
+    "matmul", "mm", "bmm", "mv", "dot", "addmm", "baddbmm", "addbmm", "einsum", "tensordot",
+    "nn.linear", "nn.bilinear", "_jt_conv", "nn.scaled_dot_product_attention"})
+
+
+def run_or_defer(fn, arrays, name=None):
     """fn(*arrays): recorded as pending when fn's outputs for these input shapes are known
     and nothing is being traced; otherwise run now (learning the output shapes)."""
-    if not ENABLED or type(_trace_ctx.trace) is not _EvalTrace:
+    if not ENABLED or name in LAUNCH_AT_ONCE or type(_trace_ctx.trace) is not _EvalTrace:
         return fn(*resolve(arrays))
     try:
         key = (fn, tuple(_meta(a) for a in arrays))
@@ -131,22 +150,28 @@ def run_or_defer(fn, arrays):
 
 
 def _structure(res):
-    """(is_sequence, sequence type, output metas), or False when outputs are not arrays."""
+    """(pytree structure or None for one array, output metas), or False when the outputs
+    are not all arrays (tuples, namedtuples and a vjp's residuals are pytrees of arrays)."""
     if type(res) is ArrayImpl:
         return (None, (_meta(res),))
-    if isinstance(res, (tuple, list)) and res and all(type(r) is ArrayImpl for r in res):
-        return (type(res), tuple(_meta(r) for r in res))
+    leaves, tree = jax.tree_util.tree_flatten(res)
+    if leaves and all(type(r) is ArrayImpl for r in leaves):
+        return (tree, tuple(_meta(r) for r in leaves))
     return False
 
 
+def _leaves(node, res):
+    return (res,) if node.tree is None else jax.tree_util.tree_leaves(res)
+
+
 def _record(fn, arrays, out):
-    seq_type, metas = out
+    tree, metas = out
     node = _Node()
-    node.fn, node.inputs, node.tuple_out = fn, list(arrays), seq_type is not None
-    size = 1
+    node.fn, node.inputs, node.tree = fn, list(arrays), tree
+    size = 1   # depth of the pending ops behind it: bounds a program's length
     for a in arrays:
-        if type(a) is LazyArray and a.value is None:
-            size += a.node.size
+        if type(a) is LazyArray and a.value is None and a.node.size >= size:
+            size = a.node.size + 1
     node.size = size
     _seq[0] += 1
     node.seq = _seq[0]
@@ -154,11 +179,7 @@ def _record(fn, arrays, out):
     node.outs = outs
     if size > MAX_PENDING:
         force(outs)
-    if seq_type is None:
-        return outs[0]
-    if seq_type is tuple:
-        return outs
-    return list(outs) if seq_type is list else seq_type(*outs)  # a namedtuple
+    return outs[0] if tree is None else tree.unflatten(outs)
 
 
 class Pending:
@@ -194,7 +215,7 @@ class Pending:
                     if type(a) is ArrayImpl:
                         placements.add(a.sharding)
                 refs.append((-1, j))
-            struct.append((n.fn, tuple(refs), n.tuple_out))
+            struct.append((n.fn, tuple(refs), n.tree is not None))
             for la in n.outs:
                 if id(la) in asked or (keep_saved and la.saved) or la.held():
                     selected.append(la)
@@ -279,12 +300,8 @@ def _by_seq(n):
 
 
 def _finish(node, res):
-    outs = node.outs
-    if node.tuple_out:
-        for la, v in zip(outs, res):
-            la.value = v
-    else:
-        outs[0].value = res
+    for la, v in zip(node.outs, _leaves(node, res)):
+        la.value = v
     _release(node)
 
 
@@ -298,10 +315,10 @@ def program(struct):
     """leaves -> every pending output, node by node (the body of one fused run)."""
     def run(leaves):
         vals = []
-        for fn, refs, tuple_out in struct:
+        for fn, refs, is_tree in struct:
             args = [None if r is None else (leaves[r[1]] if r[0] < 0 else vals[r[0]][r[1]])
                     for r in refs]
             out = fn(*args)
-            vals.append(tuple(out) if tuple_out else [out])
+            vals.append(jax.tree_util.tree_leaves(out) if is_tree else (out,))
         return vals
     return run

@@ -90,14 +90,19 @@ class Tensor:
         if self._chain:
             if self._seen != self._st.gen:
                 self._refresh()
-            return self._arr
+            a = self._arr
+            if type(a) is LazyArray:
+                a = self._arr = a.get()
+            return a
         return self._st.arr
 
     @property
     def _raw(self):
         """The value, or its pending stand-in (shape and dtype, no computation forced)."""
         if self._chain:
-            return self._value
+            if self._seen != self._st.gen:
+                return self._value
+            return self._arr
         return self._st._v
 
     def _refresh(self):
@@ -145,6 +150,7 @@ class Tensor:
         self._vc[0] += 1
 
     def _set_view_of(self, base, step):
+        self._arr = self._st._v   # the view's own value (perhaps pending) until base changes
         self._st = base._st
         self._chain = base._chain + (step,)
         self._seen = base._st.gen

@@ -11,6 +11,15 @@ import jtorch._lazy as L
 import jtorch.autograd._fused_backward as FB
 
 
+@pytest.fixture(autouse=True)
+def _lazy_on():
+    """Deferring is opt-in (JTORCH_LAZY=1); these tests turn it on for themselves."""
+    before = L.ENABLED
+    L.ENABLED = True
+    yield
+    L.ENABLED = before
+
+
 def _pending(t):
     v = t._st._v
     return type(v) is L.LazyArray and v.value is None
@@ -181,6 +190,7 @@ def test_values_read_after_a_fused_backward_and_retained_graphs():
 # Two CPU devices: pending ops on arrays placed on different devices are forced together.
 _TWO_DEVICES = """
 import jax, numpy as np, jtorch, jtorch._lazy as L
+L.ENABLED = True
 from jtorch._tensor import wrap
 d0, d1 = jax.devices()[:2]
 for i in range(L.FUSE_AT + 1):
@@ -203,3 +213,39 @@ def test_ops_on_different_devices_run_where_their_inputs_are():
                          timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split("\n")[0] == "[3.0, 3.0, 3.0] [4.0, 4.0, 4.0] True True"
+
+
+def _norm_steps(T, steps, probe=None):
+    """Views, a generic-derivative op (layer_norm) and a product in one small step."""
+    w = T.tensor(np.linspace(-1, 1, 24, dtype=np.float32).reshape(6, 4), requires_grad=True)
+    g = T.tensor(np.linspace(0.5, 1.5, 6, dtype=np.float32), requires_grad=True)
+    x = T.tensor(np.linspace(-2, 2, 24, dtype=np.float32).reshape(2, 3, 4))
+    out = []
+    for _ in range(steps):
+        w.grad = g.grad = None
+        h = (x * 2).view(6, 4).transpose(0, 1)          # pending view of a pending value
+        y = T.nn.functional.layer_norm(h, (6,), weight=g)
+        z = y @ w                                        # a product launches at once
+        if probe is not None:
+            probe(h, z)
+        loss = (z * z).mean()
+        loss.backward()
+        out.append((loss.item(), w.grad.numpy().copy(), g.grad.numpy().copy()))
+    return out
+
+
+def test_views_and_generic_derivative_ops_defer_and_match_torch():
+    seen = []
+    ours = _norm_steps(jtorch, 4, probe=lambda h, z: seen.append((_pending_view(h),
+                                                                   _pending(z))))
+    theirs = _norm_steps(real_torch, 4)
+    assert seen[-1] == (True, False)
+    for (l1, a1, b1), (l2, a2, b2) in zip(ours, theirs):
+        assert l1 == pytest.approx(l2, rel=1e-5)
+        np.testing.assert_allclose(a1, a2, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(b1, b2, rtol=1e-5, atol=1e-6)
+
+
+def _pending_view(t):
+    v = t._arr
+    return bool(t._chain) and type(v) is L.LazyArray and v.value is None

@@ -258,12 +258,12 @@ def _call(d: OpDef, targs, statics, out=None):
         fn = d.fwd_cache.get(key)
         if fn is None:
             fn = d.fwd_cache[key] = _jit(_forward(d, statics, cd, struct, positions))
-        if d.view or out is not None:
+        if out is not None:
             result = _wrap_outputs(d, fn(*_lazy.resolve(arrays)), None)
-            if d.view:
-                _make_view(result, flat[0], d, statics)
         else:
-            result = _wrap_outputs(d, _lazy.run_or_defer(fn, arrays), None)
+            result = _wrap_outputs(d, _lazy.run_or_defer(fn, arrays, d.name), None)
+        if d.view:
+            _make_view(result, flat[0], d, statics)
     if out is not None:
         return _write_out(d, result, out)
     return result
@@ -337,11 +337,9 @@ def _call_with_grad(d, flat, arrays, statics, cd, struct, key, positions):
         fn = d.fwd_cache.get(key)
         if fn is None:
             fn = d.fwd_cache[key] = _jit(_forward(d, statics, cd, struct, positions))
+        res = _wrap_outputs(d, _lazy.run_or_defer(fn, arrays, d.name), None)
         if d.view:
-            res = _wrap_outputs(d, fn(*_lazy.resolve(arrays)), None)
             _make_view(res, flat[0], d, statics)
-        else:
-            res = _wrap_outputs(d, _lazy.run_or_defer(fn, arrays), None)
         return res
     in_meta = tuple((a.shape, a.dtype) if a is not None else None for a in arrays)
     pkey = (key, mask, in_meta)
@@ -350,7 +348,7 @@ def _call_with_grad(d, flat, arrays, statics, cd, struct, key, positions):
         fn = d.fwd_cache.get(key)
         if fn is None:
             fn = d.fwd_cache[key] = _jit(_forward(d, statics, cd, struct, positions))
-        outs = fn(*_lazy.resolve(arrays)) if d.view else _lazy.run_or_defer(fn, arrays)
+        outs = _lazy.run_or_defer(fn, arrays, d.name)
         if plan is None:
             plan = d.bwd_cache[pkey] = _new_plan(d, struct, len(flat), mask, _out_meta(outs))
             plan.raw = _rule_backward(d, statics, cd, struct, mask, in_meta, plan.out_meta,
@@ -363,12 +361,13 @@ def _call_with_grad(d, flat, arrays, statics, cd, struct, key, positions):
         fast = _RuleFast(plan.bwd, keep, outs if plan.keep_result else None)
         saved = _saved_versions(flat, idx)
     else:
-        arrays = _lazy.resolve(arrays)
         if plan is None:
             plan = d.bwd_cache[pkey] = _new_plan(d, struct, len(flat), mask, None)
             plan.fwd = _vjp_forward(d, statics, cd, struct, mask, positions)
             plan.forward = _forward(d, statics, cd, struct, positions)
-        outs, vjp_fn, aux = plan.fwd(*arrays)
+        outs, vjp_fn, aux = _lazy.run_or_defer(plan.fwd, arrays, d.name)
+        if aux is not None:  # its flags steer Python: computed now
+            aux = jax.tree_util.tree_map(_lazy.value, aux)
         outs = _merge_aux(outs, aux)
         if plan.bwd is None:
             plan.out_meta = _out_meta(outs)
@@ -651,9 +650,13 @@ class _VjpFast:
 
     def __init__(self, bwd, vjp_fn):
         self.bwd, self.vjp_fn = bwd, vjp_fn
+        for a in jax.tree_util.tree_leaves(vjp_fn):
+            if type(a) is _lazy.LazyArray:
+                a.saved = True   # a pending residual backward will read
 
     def __call__(self, gs):
-        return self.bwd(self.vjp_fn, gs)
+        leaves, tree = jax.tree_util.tree_flatten(self.vjp_fn)
+        return self.bwd(tree.unflatten(_lazy.resolve(leaves)), gs)
 
 
 class _GraphBackward:

@@ -190,4 +190,4 @@ def storage_offset(self):
     if not self._chain or self.numel() == 0:
         return 0
     from .dispatch import scatter_fn
-    return int(scatter_fn(self._chain, tuple(self._st.arr.shape))[1].min())
+    return int(scatter_fn(self._chain, tuple(self._st._v.shape))[1].min())

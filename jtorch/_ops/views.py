@@ -146,11 +146,11 @@ def _strides(t):
     shape = tuple(t.shape)
     if not t._chain:
         return _contiguous_strides(shape)
-    key = ("strides", t._chain, tuple(t._st.arr.shape))
+    key = ("strides", t._chain, tuple(t._st._v.shape))
     r = _OVERLAP.get(key)
     if r is None:
         from .dispatch import scatter_fn
-        idx = scatter_fn(t._chain, tuple(t._st.arr.shape))[1].reshape(shape)
+        idx = scatter_fn(t._chain, tuple(t._st._v.shape))[1].reshape(shape)
         r = []
         for k, n in enumerate(shape):
             if n > 1 and idx.size:
