@@ -36,6 +36,7 @@ from jax._src import core as _core
 from jax._src.array import ArrayImpl
 
 ENABLED = os.environ.get("JTORCH_LAZY", "0") == "1"   # opt-in: see the measurements below
+ACTIVE = False       # set once anything was deferred: until then callers skip the checks
 FUSE_AT = 3          # a structure forced this many times runs as one program
 MAX_PENDING = 256    # a chain of pending ops deeper than this is forced at once
 _MAX_KEYS = 512
@@ -165,6 +166,8 @@ def _leaves(node, res):
 
 
 def _record(fn, arrays, out):
+    global ACTIVE
+    ACTIVE = True
     tree, metas = out
     node = _Node()
     node.fn, node.inputs, node.tree = fn, list(arrays), tree

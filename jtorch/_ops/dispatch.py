@@ -568,6 +568,8 @@ class _RuleFast:
 
     def __init__(self, bwd, arrays, outs):
         self.bwd, self.arrays, self.outs = bwd, arrays, outs
+        if not _lazy.ACTIVE:
+            return
         lazy = _lazy.LazyArray
         for a in arrays:
             if type(a) is lazy:
@@ -581,6 +583,8 @@ class _RuleFast:
 
     def __call__(self, gs):
         arrays, outs = self.arrays, self.outs
+        if not _lazy.ACTIVE:
+            return self.bwd(gs, arrays, outs)
         if type(outs) is _lazy.LazyArray:
             outs = outs.get()
         elif isinstance(outs, (tuple, list)):
@@ -650,11 +654,14 @@ class _VjpFast:
 
     def __init__(self, bwd, vjp_fn):
         self.bwd, self.vjp_fn = bwd, vjp_fn
-        for a in jax.tree_util.tree_leaves(vjp_fn):
-            if type(a) is _lazy.LazyArray:
-                a.saved = True   # a pending residual backward will read
+        if _lazy.ACTIVE:
+            for a in jax.tree_util.tree_leaves(vjp_fn):
+                if type(a) is _lazy.LazyArray:
+                    a.saved = True   # a pending residual backward will read
 
     def __call__(self, gs):
+        if not _lazy.ACTIVE:
+            return self.bwd(self.vjp_fn, gs)
         leaves, tree = jax.tree_util.tree_flatten(self.vjp_fn)
         return self.bwd(tree.unflatten(_lazy.resolve(leaves)), gs)
 

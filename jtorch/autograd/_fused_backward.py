@@ -117,6 +117,8 @@ def _run(fn, key, steps, roots, treedef, root_grads, leaves, root_tensors, retai
     """The backward program; when the forward ops it reads are still pending (see _lazy),
     forward and backward run as one program (from the second time this pair is seen),
     which returns only the forward values something still holds."""
+    if not _lazy.ACTIVE:
+        return fn(list(root_grads), leaves)
     lazy = _lazy.LazyArray
     wanted = [a for a in leaves if type(a) is lazy and a.value is None]
     if not wanted:
