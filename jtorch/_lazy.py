@@ -107,9 +107,18 @@ def _meta(a):
     raise TypeError
 
 
-def value(a):
-    """`a` itself, or its computed value when it is a pending output."""
-    return a.get() if type(a) is LazyArray else a
+def resolve_tree(tree):
+    """`tree` (arrays, lists, tuples, a vjp's residuals) with every pending leaf computed,
+    all in one force."""
+    leaves, structure = jax.tree_util.tree_flatten(tree)
+    return structure.unflatten(resolve(leaves))
+
+
+def mark_saved(tree):
+    """Autograd keeps these for backward: a fused force computes them (see Pending)."""
+    for a in jax.tree_util.tree_leaves(tree):
+        if type(a) is LazyArray:
+            a.saved = True
 
 
 def resolve(arrays):

@@ -367,7 +367,7 @@ def _call_with_grad(d, flat, arrays, statics, cd, struct, key, positions):
             plan.forward = _forward(d, statics, cd, struct, positions)
         outs, vjp_fn, aux = _lazy.run_or_defer(plan.fwd, arrays, d.name)
         if aux is not None:  # its flags steer Python: computed now
-            aux = jax.tree_util.tree_map(_lazy.value, aux)
+            aux = _lazy.resolve_tree(aux)
         outs = _merge_aux(outs, aux)
         if plan.bwd is None:
             plan.out_meta = _out_meta(outs)
@@ -568,28 +568,13 @@ class _RuleFast:
 
     def __init__(self, bwd, arrays, outs):
         self.bwd, self.arrays, self.outs = bwd, arrays, outs
-        if not _lazy.ACTIVE:
-            return
-        lazy = _lazy.LazyArray
-        for a in arrays:
-            if type(a) is lazy:
-                a.saved = True   # a pending value backward will read: computed with its op
-        if type(outs) is lazy:
-            outs.saved = True
-        elif isinstance(outs, (tuple, list)):
-            for a in outs:
-                if type(a) is lazy:
-                    a.saved = True
+        if _lazy.ACTIVE:
+            _lazy.mark_saved((arrays, outs))
 
     def __call__(self, gs):
-        arrays, outs = self.arrays, self.outs
         if not _lazy.ACTIVE:
-            return self.bwd(gs, arrays, outs)
-        if type(outs) is _lazy.LazyArray:
-            outs = outs.get()
-        elif isinstance(outs, (tuple, list)):
-            outs = _lazy.resolve(outs)
-        return self.bwd(gs, _lazy.resolve(arrays), outs)
+            return self.bwd(gs, self.arrays, self.outs)
+        return self.bwd(gs, *_lazy.resolve_tree((self.arrays, self.outs)))
 
 
 def _masked_vjp(fn, args, mask, **kw):
@@ -655,15 +640,12 @@ class _VjpFast:
     def __init__(self, bwd, vjp_fn):
         self.bwd, self.vjp_fn = bwd, vjp_fn
         if _lazy.ACTIVE:
-            for a in jax.tree_util.tree_leaves(vjp_fn):
-                if type(a) is _lazy.LazyArray:
-                    a.saved = True   # a pending residual backward will read
+            _lazy.mark_saved(vjp_fn)
 
     def __call__(self, gs):
         if not _lazy.ACTIVE:
             return self.bwd(self.vjp_fn, gs)
-        leaves, tree = jax.tree_util.tree_flatten(self.vjp_fn)
-        return self.bwd(tree.unflatten(_lazy.resolve(leaves)), gs)
+        return self.bwd(_lazy.resolve_tree(self.vjp_fn), gs)
 
 
 class _GraphBackward:
