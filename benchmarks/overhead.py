@@ -2,7 +2,8 @@
 
 Measures per-op dispatch (small add / small matmul, with and without grad recording)
 and a forward+backward of an MLP 784-512-512-10 (batch 128) written in raw tensor
-ops. Reports medians and ratios; the same code runs on each library.
+ops. Reports medians and ratios; the same code runs on each library. The step cases also
+run with jtorch's opt-in deferred ops (`JTORCH_LAZY=1`, jtorch/_lazy.py) as "jtorch lazy".
 
 The per-op cases run in this process (they time dispatch, microseconds). The step cases
 (MLP forward+backward, W1/W3 training steps) run one library per worker process, in
@@ -150,7 +151,7 @@ def run(quick=False, out_json=None, progress=print):
             measure(name + suffix, "jnp", jnp_cases[name], reps_op)
     progress("training steps (forward, backward, optimizer.step) and "
              "MLP 784-512-512-10, batch 128, forward+backward: one process per library")
-    libs = ["jtorch"] + (["torch"] if torch is not None else []) + ["jax"]
+    libs = ["jtorch", "jtorch-lazy"] + (["torch"] if torch is not None else []) + ["jax"]
     for case, samples in _step_cases(libs, reps_step=10 if quick else 20,
                                      reps_mlp=reps_mlp, rounds=5).items():
         for libname, us in samples.items():
@@ -161,7 +162,8 @@ def run(quick=False, out_json=None, progress=print):
     for r in rows:
         table.setdefault(r["case"], {})[r["lib"]] = r["median_us"]
     progress("\nratios (jtorch / other; lower is better)")
-    progress(f"  {'case':<22} {'jtorch us':>10} {'vs torch':>9} {'vs jnp':>9} {'vs jit':>9}")
+    progress(f"  {'case':<22} {'jtorch us':>10} {'vs torch':>9} {'vs jnp':>9} {'vs jit':>9} "
+             f"{'lazy/eager':>10}")
     summary = {}
     for case, libs in table.items():
         j = libs["jtorch"]
@@ -169,9 +171,11 @@ def run(quick=False, out_json=None, progress=print):
         vj = j / libs.get("jnp", libs.get("jnp eager")) if ("jnp" in libs or "jnp eager" in libs) \
             else None
         vjit = j / libs["jax.jit"] if "jax.jit" in libs else None
-        summary[case] = {"jtorch_us": j, "vs_torch": vt, "vs_jnp": vj, "vs_jit": vjit}
-        fmt = lambda v: f"{v:9.2f}" if v is not None else f"{'-':>9}"  # noqa: E731
-        progress(f"  {case:<22} {j:10.1f} {fmt(vt)} {fmt(vj)} {fmt(vjit)}")
+        lazy = libs["jtorch lazy"] / j if "jtorch lazy" in libs else None
+        summary[case] = {"jtorch_us": j, "vs_torch": vt, "vs_jnp": vj, "vs_jit": vjit,
+                         "lazy_vs_eager": lazy}
+        fmt = lambda v, w=9: f"{v:{w}.2f}" if v is not None else f"{'-':>{w}}"  # noqa: E731
+        progress(f"  {case:<22} {j:10.1f} {fmt(vt)} {fmt(vj)} {fmt(vjit)} {fmt(lazy, 10)}")
     result = {"rows": rows, "summary": summary}
     if out_json:
         with open(out_json, "w") as f:
@@ -182,9 +186,10 @@ def run(quick=False, out_json=None, progress=print):
 
 # ------------------------------------------------------------------ step cases, per process
 STEP_CASES = {  # case -> {worker library: label in the results}
-    "W1 mlp train step": {"jtorch": "jtorch", "torch": "torch"},
-    "W3 gpt train step": {"jtorch": "jtorch", "torch": "torch"},
-    "mlp fwd+bwd": {"jtorch": "jtorch", "torch": "torch", "jax": "jax.jit"},
+    "W1 mlp train step": {"jtorch": "jtorch", "jtorch-lazy": "jtorch lazy", "torch": "torch"},
+    "W3 gpt train step": {"jtorch": "jtorch", "jtorch-lazy": "jtorch lazy", "torch": "torch"},
+    "mlp fwd+bwd": {"jtorch": "jtorch", "jtorch-lazy": "jtorch lazy", "torch": "torch",
+                    "jax": "jax.jit"},
     "mlp fwd+bwd (jnp eager)": {"jax": "jnp eager"},
 }
 
@@ -198,6 +203,9 @@ def _worker_cases(lib):
         mod.set_num_threads(2)
     else:
         import jtorch as mod
+        if lib == "jtorch-lazy":
+            import jtorch._lazy
+            jtorch._lazy.ENABLED = True
     from .workloads import build, train_step_fn
 
     def train_step(name):
