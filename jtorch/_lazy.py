@@ -11,9 +11,9 @@ time runs as one jitted program of them all; before that, op by op, exactly as b
 (so one-off code never compiles anything extra).
 
 Safety: pending ops hold only immutable arrays (or other pending outputs), so in-place
-writes after recording cannot change what they compute; a fused program returns what was
-asked for, what a live tensor holds and what autograd saved, and every other output stays
-pending, recomputable from the inputs its op keeps, so nothing read later is missing;
+writes after recording cannot change what they compute; a fused program returns every
+output anything outside the pending ops still references (a tensor, a view, autograd's
+saved arrays; counted by reference count), so nothing that can be read later is missing;
 nothing is deferred while JAX traces (jtorch.compile, jax.jit of user code) or for inputs
 JAX is tracing; ops on differently placed arrays run one by one, as eager would; errors are
 the ones the first, eager run raised, since shapes are only trusted once a kernel ran on
@@ -28,7 +28,7 @@ dispatch already overlaps Python with the previous op's compute, which deferring
 from __future__ import annotations
 
 import os
-import weakref
+import sys
 
 import jax
 import numpy as np
@@ -51,30 +51,12 @@ _seq = [0]
 
 class LazyArray:
     """One output of a pending op: its shape and dtype now, its value when forced."""
-    __slots__ = ("node", "index", "shape", "dtype", "weak_type", "value", "owners", "saved")
+    __slots__ = ("node", "index", "shape", "dtype", "weak_type", "value")
 
     def __init__(self, node, index, meta):
         self.node, self.index = node, index
         self.shape, self.dtype, self.weak_type = meta
         self.value = None
-        self.owners = None   # weak references to the storages holding it
-        self.saved = False   # autograd saved it for backward
-
-    def own(self, storage):
-        r = weakref.ref(storage)
-        if self.owners is None:
-            self.owners = [r]
-        else:
-            self.owners.append(r)
-
-    def held(self):
-        """Whether a live tensor's storage still holds this (pending) value."""
-        if self.owners is not None:
-            for r in self.owners:
-                st = r()
-                if st is not None and st._v is self:
-                    return True
-        return False
 
     @property
     def ndim(self):
@@ -112,13 +94,6 @@ def resolve_tree(tree):
     all in one force."""
     leaves, structure = jax.tree_util.tree_flatten(tree)
     return structure.unflatten(resolve(leaves))
-
-
-def mark_saved(tree):
-    """Autograd keeps these for backward: a fused force computes them (see Pending)."""
-    for a in jax.tree_util.tree_leaves(tree):
-        if type(a) is LazyArray:
-            a.saved = True
 
 
 def resolve(arrays):
@@ -197,17 +172,22 @@ def _record(fn, arrays, out):
 class Pending:
     """The pending ops behind some outputs, in recording order, as a hashable structure of
     (kernel, input references) over `leaves` (the concrete arrays they read), and which
-    outputs leave the program: those asked for and those a live tensor (or, with
-    `keep_saved`, autograd) still holds. The rest stay pending, recomputable from inputs
-    the op keeps, so a program need not write values nobody will read."""
+    outputs leave the program: those asked for and those referenced from anywhere but the
+    pending ops themselves. Nothing else can ever read the rest, so a program need not
+    write them, and every op is done once it ran."""
     __slots__ = ("nodes", "key", "leaves", "pos", "selected", "mixed")
 
-    def __init__(self, nodes, asked=(), keep_saved=True):
+    def __init__(self, nodes, asked=()):
         self.nodes = nodes
         self.pos = pos = {id(n): i for i, n in enumerate(nodes)}
         asked = {id(a) for a in asked}
         leaves, leaf_pos, struct, leaf_meta, selected, sel = [], {}, [], [], [], []
         placements = set()
+        inner = {}  # id(output) -> references to it from the inputs of these pending ops
+        for n in nodes:
+            for a in n.inputs:
+                if type(a) is LazyArray and a.value is None:
+                    inner[id(a)] = inner.get(id(a), 0) + 1
         for i, n in enumerate(nodes):
             refs = []
             for a in n.inputs:
@@ -229,7 +209,9 @@ class Pending:
                 refs.append((-1, j))
             struct.append((n.fn, tuple(refs), n.tree is not None))
             for la in n.outs:
-                if id(la) in asked or (keep_saved and la.saved) or la.held():
+                # references: n.outs, this loop's name, getrefcount's argument, the inputs
+                # of later pending ops; any beyond those is a holder outside
+                if id(la) in asked or sys.getrefcount(la) > 3 + inner.get(id(la), 0):
                     selected.append(la)
                     sel.append((i, la.index))
         self.key = (tuple(struct), tuple(leaf_meta), tuple(sel))
@@ -245,8 +227,7 @@ class Pending:
         for la, v in zip(self.selected, values):
             la.value = v
         for n in self.nodes:
-            if all(la.value is not None for la in n.outs):
-                _release(n)
+            _release(n)
 
 
 def pending(lazies):

@@ -32,8 +32,6 @@ class _Storage:
 
     def __init__(self, arr):
         self._v = arr       # a jax array, or a pending op's LazyArray (see _lazy)
-        if type(arr) is LazyArray:
-            arr.own(self)
         self.gen = 0        # bumped on every write
         self.grad_gen = -1  # generation of the last write recorded by autograd
 
@@ -47,8 +45,6 @@ class _Storage:
     @arr.setter
     def arr(self, v):
         self._v = v
-        if type(v) is LazyArray:
-            v.own(self)
 
 
 class Size(tuple):

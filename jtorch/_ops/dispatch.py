@@ -568,8 +568,6 @@ class _RuleFast:
 
     def __init__(self, bwd, arrays, outs):
         self.bwd, self.arrays, self.outs = bwd, arrays, outs
-        if _lazy.ACTIVE:
-            _lazy.mark_saved((arrays, outs))
 
     def __call__(self, gs):
         if not _lazy.ACTIVE:
@@ -639,8 +637,6 @@ class _VjpFast:
 
     def __init__(self, bwd, vjp_fn):
         self.bwd, self.vjp_fn = bwd, vjp_fn
-        if _lazy.ACTIVE:
-            _lazy.mark_saved(vjp_fn)
 
     def __call__(self, gs):
         if not _lazy.ACTIVE:

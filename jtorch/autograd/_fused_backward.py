@@ -100,8 +100,7 @@ def try_run(starts, root_slots, root_grads, deps, retain_graph, root_tensors=())
         if len(_FUSED) > _MAX_KEYS:
             _FUSED.clear()
         fn = _FUSED[key] = jax.jit(_whole_backward(steps, roots, treedef))
-    grads = _run(fn, key, steps, roots, treedef, root_grads, leaves, root_tensors,
-                 retain_graph)
+    grads = _run(fn, key, steps, roots, treedef, root_grads, leaves, root_tensors)
     from .engine import _accumulate
     for node, (kind, *_), g in zip(order, plan, grads):
         if kind == "acc" and g is not None:
@@ -113,10 +112,10 @@ def try_run(starts, root_slots, root_grads, deps, retain_graph, root_tensors=())
     return True
 
 
-def _run(fn, key, steps, roots, treedef, root_grads, leaves, root_tensors, retain_graph):
+def _run(fn, key, steps, roots, treedef, root_grads, leaves, root_tensors):
     """The backward program; when the forward ops it reads are still pending (see _lazy),
     forward and backward run as one program (from the second time this pair is seen),
-    which returns only the forward values something still holds."""
+    which returns only the forward values something outside it still references."""
     if not _lazy.ACTIVE:
         return fn(list(root_grads), leaves)
     lazy = _lazy.LazyArray
@@ -124,7 +123,7 @@ def _run(fn, key, steps, roots, treedef, root_grads, leaves, root_tensors, retai
     if not wanted:
         return fn(list(root_grads), _lazy.resolve(leaves))
     asked = [r for r in (t._raw for t in root_tensors) if type(r) is lazy and r.value is None]
-    p = _lazy.Pending(_lazy.pending(wanted + asked), asked, keep_saved=retain_graph)
+    p = _lazy.Pending(_lazy.pending(wanted + asked), asked)
     src, conc = [], []
     for a in leaves:
         if type(a) is lazy:
