@@ -3,7 +3,7 @@
 Measures per-op dispatch (small add / small matmul, with and without grad recording)
 and a forward+backward of an MLP 784-512-512-10 (batch 128) written in raw tensor
 ops. Reports medians and ratios; the same code runs on each library. The step cases also
-run with jtorch's opt-in deferred ops (`JTORCH_LAZY=1`, jtorch/_lazy.py) as "jtorch lazy".
+run with jtorch's deferred ops off (`JTORCH_LAZY=0`, jtorch/_lazy.py) as "jtorch no-defer".
 
 The per-op cases run in this process (they time dispatch, microseconds). The step cases
 (MLP forward+backward, W1/W3 training steps) run one library per worker process, in
@@ -151,7 +151,7 @@ def run(quick=False, out_json=None, progress=print):
             measure(name + suffix, "jnp", jnp_cases[name], reps_op)
     progress("training steps (forward, backward, optimizer.step) and "
              "MLP 784-512-512-10, batch 128, forward+backward: one process per library")
-    libs = ["jtorch", "jtorch-lazy"] + (["torch"] if torch is not None else []) + ["jax"]
+    libs = ["jtorch", "jtorch-no-defer"] + (["torch"] if torch is not None else []) + ["jax"]
     for case, samples in _step_cases(libs, reps_step=10 if quick else 20,
                                      reps_mlp=reps_mlp, rounds=5).items():
         for libname, us in samples.items():
@@ -163,7 +163,7 @@ def run(quick=False, out_json=None, progress=print):
         table.setdefault(r["case"], {})[r["lib"]] = r["median_us"]
     progress("\nratios (jtorch / other; lower is better)")
     progress(f"  {'case':<22} {'jtorch us':>10} {'vs torch':>9} {'vs jnp':>9} {'vs jit':>9} "
-             f"{'lazy/eager':>10}")
+             f"{'vs no-defer':>11}")
     summary = {}
     for case, libs in table.items():
         j = libs["jtorch"]
@@ -171,11 +171,11 @@ def run(quick=False, out_json=None, progress=print):
         vj = j / libs.get("jnp", libs.get("jnp eager")) if ("jnp" in libs or "jnp eager" in libs) \
             else None
         vjit = j / libs["jax.jit"] if "jax.jit" in libs else None
-        lazy = libs["jtorch lazy"] / j if "jtorch lazy" in libs else None
+        nodefer = j / libs["jtorch no-defer"] if "jtorch no-defer" in libs else None
         summary[case] = {"jtorch_us": j, "vs_torch": vt, "vs_jnp": vj, "vs_jit": vjit,
-                         "lazy_vs_eager": lazy}
+                         "vs_no_defer": nodefer}
         fmt = lambda v, w=9: f"{v:{w}.2f}" if v is not None else f"{'-':>{w}}"  # noqa: E731
-        progress(f"  {case:<22} {j:10.1f} {fmt(vt)} {fmt(vj)} {fmt(vjit)} {fmt(lazy, 10)}")
+        progress(f"  {case:<22} {j:10.1f} {fmt(vt)} {fmt(vj)} {fmt(vjit)} {fmt(nodefer, 11)}")
     result = {"rows": rows, "summary": summary}
     if out_json:
         with open(out_json, "w") as f:
@@ -186,9 +186,11 @@ def run(quick=False, out_json=None, progress=print):
 
 # ------------------------------------------------------------------ step cases, per process
 STEP_CASES = {  # case -> {worker library: label in the results}
-    "W1 mlp train step": {"jtorch": "jtorch", "jtorch-lazy": "jtorch lazy", "torch": "torch"},
-    "W3 gpt train step": {"jtorch": "jtorch", "jtorch-lazy": "jtorch lazy", "torch": "torch"},
-    "mlp fwd+bwd": {"jtorch": "jtorch", "jtorch-lazy": "jtorch lazy", "torch": "torch",
+    "W1 mlp train step": {"jtorch": "jtorch", "jtorch-no-defer": "jtorch no-defer",
+                          "torch": "torch"},
+    "W3 gpt train step": {"jtorch": "jtorch", "jtorch-no-defer": "jtorch no-defer",
+                          "torch": "torch"},
+    "mlp fwd+bwd": {"jtorch": "jtorch", "jtorch-no-defer": "jtorch no-defer", "torch": "torch",
                     "jax": "jax.jit"},
     "mlp fwd+bwd (jnp eager)": {"jax": "jnp eager"},
 }
@@ -203,9 +205,9 @@ def _worker_cases(lib):
         mod.set_num_threads(2)
     else:
         import jtorch as mod
-        if lib == "jtorch-lazy":
+        if lib == "jtorch-no-defer":
             import jtorch._lazy
-            jtorch._lazy.ENABLED = True
+            jtorch._lazy.ENABLED = False
     from .workloads import build, train_step_fn
 
     def train_step(name):

@@ -19,11 +19,11 @@ JAX is tracing; ops on differently placed arrays run one by one, as eager would;
 the ones the first, eager run raised, since shapes are only trusted once a kernel ran on
 them.
 
-Opt-in (`JTORCH_LAZY=1`, or `jtorch._lazy.ENABLED = True`) because on a 2-core CPU it does
-not pay everywhere: measured in one process, alternating modes, a GPT training step (many
-small ops) ran 5-9% faster, but a matmul-bound MLP forward+backward 5-20% slower and its
-training step 2-7% slower. XLA's CPU launches are cheap next to the products, and eager
-dispatch already overlaps Python with the previous op's compute, which deferring gives up.
+On by default; `JTORCH_LAZY=0` (or `jtorch._lazy.ENABLED = False`) launches every op at
+once. Measured by `jtorch bench --overhead` (one worker process per mode, alternating
+rounds, 2-core CPU), deferred / immediate: W1 step 0.81-0.99, GPT step 0.83-0.91, MLP
+forward+backward 0.84-1.09. It pays least where products dominate: eager dispatch already
+overlaps Python with the previous op's compute, which deferring gives up.
 """
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ import numpy as np
 from jax._src import core as _core
 from jax._src.array import ArrayImpl
 
-ENABLED = os.environ.get("JTORCH_LAZY", "0") == "1"   # opt-in: see the measurements below
+ENABLED = os.environ.get("JTORCH_LAZY", "1") != "0"
 ACTIVE = False       # set once anything was deferred: until then callers skip the checks
 FUSE_AT = 3          # a structure forced this many times runs as one program
 MAX_PENDING = 256    # a chain of pending ops deeper than this is forced at once
