@@ -21,8 +21,8 @@ them.
 
 On by default; `JTORCH_LAZY=0` (or `jtorch._lazy.ENABLED = False`) launches every op at
 once. Measured by `jtorch bench --overhead` (one worker process per mode, alternating
-rounds, 2-core CPU), deferred / immediate: W1 step 0.81-0.99, GPT step 0.83-0.91, MLP
-forward+backward 0.84-1.09. It pays least where products dominate: eager dispatch already
+rounds, 2-core CPU, five runs), deferred / immediate: W1 step 0.79-0.99, GPT step
+0.83-1.10, MLP forward+backward 0.84-1.09. It pays least where products dominate: eager dispatch already
 overlaps Python with the previous op's compute, which deferring gives up.
 """
 from __future__ import annotations
@@ -78,9 +78,7 @@ class _Node:
 
 def _meta(a):
     t = type(a)
-    if t is LazyArray:
-        return (a.shape, a.dtype, a.weak_type)
-    if t is ArrayImpl:
+    if t is ArrayImpl or t is LazyArray:
         return (a.shape, a.dtype, a.weak_type)
     if t is np.ndarray:
         return (a.shape, a.dtype, False)
