@@ -5,7 +5,8 @@ PyTorch eager and torch.compile, measured side by side in one run.
 Each (workload, column) runs in its own fresh process with compilation caches off (first-call
 time, peak memory; see `cell.py`); the processes of one workload are started one after the
 other, then driven in interleaved rounds of N steps each, the order rotating, so machine noise
-hits all columns alike; per-step medians come from those rounds.
+hits all columns alike; per-step medians come from those rounds. Each round first re-warms
+its process with untimed steps (`cell.py`), as a training loop running step after step is.
 """
 from __future__ import annotations
 
@@ -169,6 +170,7 @@ def _measure_workload(w, columns, cfg, has_torch, inductor_dir, progress):
                      f"({time.perf_counter() - t0:.0f} s incl. start-up)")
         # 2. Interleaved rounds: every live column runs N steps, the order rotating.
         samples = {c: [] for c in workers}
+        rewarm = {c: [] for c in workers}
         for rnd in range(cfg["rounds"]):
             live = [c for c in workers if cols[c]["available"]]
             k = rnd % max(1, len(live))
@@ -178,6 +180,7 @@ def _measure_workload(w, columns, cfg, has_torch, inductor_dir, progress):
                     _fail(cols, w, c, r["error"], progress)
                 else:
                     samples[c] += r["step_s"]
+                    rewarm[c].append(r["rewarm_s"])
         # 3. Final loss and memory; one line per finished cell.
         for c, wk in workers.items():
             if not cols[c]["available"]:
@@ -188,7 +191,8 @@ def _measure_workload(w, columns, cfg, has_torch, inductor_dir, progress):
                 continue
             dev = r.get("device_peak_bytes")
             med = statistics.median(samples[c])
-            cols[c].update(step_s_median=med, step_s=samples[c], loss=r["loss"],
+            cols[c].update(step_s_median=med, step_s=samples[c], rewarm_s=rewarm[c],
+                           loss=r["loss"],
                            peak_mem_bytes=dev if dev else r["peak_rss_delta_bytes"],
                            mem_method=MEM_DEVICE if dev else MEM_RSS,
                            peak_rss_delta_bytes=r["peak_rss_delta_bytes"])
@@ -237,7 +241,8 @@ def _meta(mode, cfg, has_torch):
         "time_unit": "seconds", "memory_unit": "bytes",
         "step_time": "wall time of one full training step (forward, loss, backward, optimizer "
                      "step) waited on with block_until_ready / cuda.synchronize; median over "
-                     "interleaved rounds",
+                     "interleaved rounds, each begun with untimed steps (rewarm_s, at least "
+                     "0.1 s) that wake the process after the other columns ran",
         "first_call": "wall time of the first step in a fresh process with compilation caches "
                       "off (includes tracing and compiling); model construction excluded",
         "memory_methods": [MEM_DEVICE, MEM_RSS],

@@ -318,3 +318,37 @@ def test_reshape_views_only_when_torch_does():
     check_raises(lambda L, x: x.t().view(-1), A23)
     check(lambda L, x: (x.t().reshape(-1),
                         x.t().ravel(), x[:, ::2].flatten()), A23, grad=True)
+
+
+_STRIDED_VIEWS = {
+    "view": lambda x: x.view(6, 20), "transpose": lambda x: x.transpose(1, 3),
+    "permute": lambda x: x.permute(3, 1, 0, 2), "narrow": lambda x: x.narrow(2, 1, 2),
+    "select": lambda x: x.select(1, -1), "getitem": lambda x: x[1, ::2, 1:3],
+    "split": lambda x: x.split(2, dim=2)[1], "unbind": lambda x: x.unbind(1)[2],
+    "diagonal": lambda x: x.diagonal(1, 1, 2), "unfold": lambda x: x.unfold(3, 2, 1),
+    "as_strided": lambda x: x.as_strided((3, 3), (2, 1), 1),
+    "expand": lambda x: x[:, :1].expand(2, 3, 4, 5), "unsqueeze": lambda x: x[None, 1],
+    "qkv heads": lambda x: x.reshape(2, 3, 20).split(10, 2)[1].view(2, 3, 2, 5).transpose(1, 2),
+    "chain": lambda x: x.transpose(1, 2)[:, 1][..., 1:].unsqueeze(0).transpose(0, 3),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_STRIDED_VIEWS))
+def test_view_strides_from_host_index_map(name):
+    """A view's strides and offset (torch's), read off an index map that numpy computes
+    from the chain's jaxpr: no XLA compile per new view (index_map never falls back here)."""
+    from jtorch._ops.dispatch import chain_fn
+    from jtorch._ops.index_map import index_map
+    f = _STRIDED_VIEWS[name]
+    t = f(torch.arange(120.).reshape(2, 3, 4, 5))
+    j = f(jtorch.arange(120.).reshape(2, 3, 4, 5))
+    assert j.storage_offset() == t.storage_offset()
+    # torch's stride of a size-1 dim depends on the op history; the others are the layout
+    assert [s for s, n in zip(j.stride(), j.shape) if n > 1] == \
+        [s for s, n in zip(t.stride(), t.shape) if n > 1]
+    base_shape = tuple(j._st.arr.shape)
+    got = index_map(chain_fn(j._chain), base_shape)
+    assert got is not None
+    iota = np.arange(int(np.prod(base_shape))).reshape(base_shape)
+    np.testing.assert_array_equal(got, np.asarray(chain_fn(j._chain)(iota)))
+    np.testing.assert_array_equal(got, t.numpy().astype(np.int64))  # arange: value = index

@@ -20,6 +20,7 @@ from ..autograd import grad_mode
 from ..autograd.graph import Node
 from .._tensor import Tensor, wrap
 from .registry import REQUIRED, STATIC, T_LIST, OpDef
+from .index_map import index_map
 
 _STATE = grad_mode.STATE
 _BY_NP = D._BY_NP
@@ -910,10 +911,12 @@ def scatter_fn(chain, base_shape):
     key = ("scatter", chain, base_shape)
     fn = _CHAIN_CACHE.get(key)
     if fn is None:
-        n = math.prod(base_shape)
-        iota = np.arange(n, dtype=np.int64).reshape(base_shape)
-        with jax.ensure_compile_time_eval():  # concrete even inside an outer trace
-            idx = np.asarray(chain_fn(chain)(iota)).reshape(-1)
+        idx = index_map(chain_fn(chain), base_shape)  # numpy on the host: no compile
+        if idx is None:  # a view op outside index_map's primitives: run the chain
+            iota = np.arange(math.prod(base_shape), dtype=np.int64).reshape(base_shape)
+            with jax.ensure_compile_time_eval():  # concrete even inside an outer trace
+                idx = np.asarray(chain_fn(chain)(iota))
+        idx = idx.reshape(-1)
 
         def f(base, new):
             flat = base.reshape(-1).at[idx].set(jnp.broadcast_to(new, idx.shape[:0] + new.shape)
