@@ -27,8 +27,10 @@ from .workloads import NAMES, TITLES
 SCHEMA = "jtorch-bench/1"
 TARGETS = {"compiled_vs_flax": 1.05, "compiled_first_call_vs_flax": 1.2}
 MODES = {  # interleaved rounds x steps per round; warm-up steps after the first; timeout (s)
-    "quick": dict(rounds=5, steps=4, warmup=10, warm_seconds=1.0, timeout=300),
-    "full": dict(rounds=7, steps=5, warmup=20, warm_seconds=2.0, timeout=900),
+    "quick": dict(rounds=5, steps=4, warmup=10, warm_seconds=1.0, rewarm_seconds=0.1,
+                  timeout=300),
+    "full": dict(rounds=7, steps=5, warmup=20, warm_seconds=2.0, rewarm_seconds=0.1,
+                 timeout=900),
 }
 # torch.compile takes ~1 minute per workload to compile on a small CPU; the quick default
 # (which should finish in a few minutes) leaves it out unless asked for with --columns.
@@ -158,7 +160,9 @@ def _measure_workload(w, columns, cfg, has_torch, inductor_dir, progress):
             t0 = time.perf_counter()
             wk = _Worker(w, c, cfg["warmup"], {"TORCHINDUCTOR_CACHE_DIR": inductor_dir,
                                                "JTORCH_BENCH_WARM_SECONDS":
-                                               str(cfg["warm_seconds"])})
+                                               str(cfg["warm_seconds"]),
+                                               "JTORCH_BENCH_REWARM_SECONDS":
+                                               str(cfg["rewarm_seconds"])})
             r = wk.answer(timeout)
             if "error" in r:
                 wk.close()
@@ -242,7 +246,7 @@ def _meta(mode, cfg, has_torch):
         "step_time": "wall time of one full training step (forward, loss, backward, optimizer "
                      "step) waited on with block_until_ready / cuda.synchronize; median over "
                      "interleaved rounds, each begun with untimed steps (rewarm_s, at least "
-                     "0.1 s) that wake the process after the other columns ran",
+                     "rewarm_seconds) that wake the process after the other columns ran",
         "first_call": "wall time of the first step in a fresh process with compilation caches "
                       "off (includes tracing and compiling); model construction excluded",
         "memory_methods": [MEM_DEVICE, MEM_RSS],
@@ -254,7 +258,7 @@ def run(workloads=NAMES, columns=None, full=False, out_json="bench_results.json"
         out_png="bench_results.png", progress=_log, **overrides):
     """The `jtorch bench` entry point: measure, print the table, write JSON and PNG.
     `overrides` replace the mode's repetition settings (rounds, steps, warmup, warm_seconds,
-    timeout)."""
+    rewarm_seconds, timeout)."""
     from .report import plot, table
     result = measure(workloads, columns, "full" if full else "quick", progress, **overrides)
     print(table(result))

@@ -44,10 +44,9 @@ def table(result):
         lines.append(f"\n{LABELS[c]}: {why}")
     lines.append("\npeak MiB: a fresh process's peak RSS (VmHWM) minus its RSS after the library "
                  "imports\n  (includes compiler memory); * = device allocator peak (accelerator).\n"
-                 "jtorch settings: importing jtorch keeps freed host buffers for reuse and "
-                 "orders XLA's CPU\n  schedule critical path first (jtorch._cpu_runtime); "
-                 "flax in a process with the same settings\n  shows what they alone are "
-                 "worth.")
+                 "jtorch settings: importing jtorch keeps freed host buffers for reuse "
+                 "(jtorch._cpu_runtime);\n  flax in a process with the same settings "
+                 "shows what they alone are worth.")
     return "\n".join(lines)
 
 

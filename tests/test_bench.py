@@ -66,7 +66,7 @@ def test_bench_run_writes_complete_results(tmp_path, capsys):
     cols = ["jtorch-eager", "jtorch-compiled", "flax", "torch-eager"]
     lines = []
     bench.run(["W1"], cols, out_json=str(js), out_png=str(png), progress=lines.append,
-              rounds=2, steps=1, warmup=1, warm_seconds=0)
+              rounds=2, steps=1, warmup=1, warm_seconds=0, rewarm_seconds=0)
     res = json.loads(js.read_text())
     assert res["schema"] == bench.SCHEMA
     assert list(res["workloads"]) == ["W1"]
@@ -75,6 +75,7 @@ def test_bench_run_writes_complete_results(tmp_path, capsys):
     for c, r in w1["columns"].items():
         assert r["available"], (c, r.get("error"))
         assert len(r["step_s"]) == 2
+        assert [len(w) for w in r["rewarm_s"]] == [1, 1]  # rewarm_seconds=0: one step
         for key in ("step_s_median", "first_call_s", "peak_mem_bytes"):
             assert math.isfinite(r[key]) and r[key] > 0, (c, key, r[key])
         assert r["mem_method"] in res["meta"]["memory_methods"]
@@ -96,7 +97,7 @@ def test_failing_column_is_reported_not_fatal(monkeypatch):
     # A column whose process cannot start its library reports the error; the rest still run.
     monkeypatch.setenv("JAX_PLATFORMS", "no_such_platform")
     res = bench.measure(["W1"], ["flax", "torch-eager"], rounds=1, steps=1, warmup=0,
-                        warm_seconds=0, progress=lambda m: None)
+                        warm_seconds=0, rewarm_seconds=0, progress=lambda m: None)
     cols = res["workloads"]["W1"]["columns"]
     assert not cols["flax"]["available"] and "no_such_platform" in cols["flax"]["error"]
     assert cols["torch-eager"]["available"] and cols["torch-eager"]["step_s_median"] > 0

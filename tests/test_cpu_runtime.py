@@ -60,10 +60,12 @@ def _xla_flags(**extra):
                           check=True).stdout.strip()
 
 
-def test_xla_cpu_scheduler_flag_set_unless_given_or_opted_out():
-    assert _xla_flags() == f"{SCHED}=false"
-    assert _xla_flags(XLA_FLAGS=f"{SCHED}=true") == f"{SCHED}=true"  # the user's choice wins
-    kept = _xla_flags(XLA_FLAGS="--xla_cpu_use_thunk_runtime=true")
+def test_xla_cpu_scheduler_flag_only_on_request_and_never_over_the_users():
+    assert _xla_flags() == ""  # XLA's own scheduler by default
+    cp = dict(JTORCH_XLA_SCHEDULER="critical-path")
+    assert _xla_flags(**cp) == f"{SCHED}=false"
+    assert _xla_flags(XLA_FLAGS=f"{SCHED}=true", **cp) == f"{SCHED}=true"  # the user's wins
+    kept = _xla_flags(XLA_FLAGS="--xla_cpu_use_thunk_runtime=true", **cp)
     assert kept == f"--xla_cpu_use_thunk_runtime=true {SCHED}=false"
     assert _xla_flags(JTORCH_XLA_SCHEDULER="default") == ""
 
@@ -71,7 +73,8 @@ def test_xla_cpu_scheduler_flag_set_unless_given_or_opted_out():
 def test_xla_cpu_scheduler_flag_left_alone_once_the_backend_started():
     code = ("import os, jax; jax.devices(); import jtorch; "
             "print(repr(os.environ.get('XLA_FLAGS', '')))")
-    out = subprocess.run([sys.executable, "-c", code], env=env(), capture_output=True,
+    out = subprocess.run([sys.executable, "-c", code],
+                         env=env(JTORCH_XLA_SCHEDULER="critical-path"), capture_output=True,
                          text=True, timeout=120, check=True).stdout.strip()
     assert out == "''"  # too late to matter: jtorch does not pretend it applied
 
@@ -83,6 +86,7 @@ def test_user_environ_drops_only_what_jtorch_added():
         return subprocess.run([sys.executable, "-c", code], env=env(**extra),
                               capture_output=True, text=True, timeout=120,
                               check=True).stdout.strip()
-    assert run() == f"'{SCHED}=false' None"
-    assert run(XLA_FLAGS="--xla_cpu_use_thunk_runtime=true") == (
+    cp = dict(JTORCH_XLA_SCHEDULER="critical-path")
+    assert run(**cp) == f"'{SCHED}=false' None"
+    assert run(XLA_FLAGS="--xla_cpu_use_thunk_runtime=true", **cp) == (
         f"'--xla_cpu_use_thunk_runtime=true {SCHED}=false' '--xla_cpu_use_thunk_runtime=true'")

@@ -22,6 +22,7 @@ from itertools import chain
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from .._donation import donatable
@@ -456,7 +457,7 @@ class _FusedOptimizer(Optimizer):
                     continue
                 self.state[p].update((k, wrap(v)) for k, v in init.items())
                 if self._needs_fresh:
-                    flags[p] = wrap(jnp.asarray(True))
+                    flags[p] = wrap(jax.device_put(np.asarray(True)))  # jnp compiles
                 made.append(p)
         return made
 
