@@ -520,3 +520,67 @@ def test_state_changes_between_calls_are_seen():
     for p, q in zip(model.parameters(), ref.parameters()):
         np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-5,
                                    atol=1e-7)
+
+
+_SCALE = 2.0
+
+
+class _Scaled(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(6, 3)
+        self.shift = 1.0  # a Python constant the trace bakes in
+
+    def forward(self, x):
+        return self.lin(x) * _SCALE + self.shift
+
+
+def test_python_constants_and_hooks_are_guarded():
+    """What a trace baked in as a constant (a module attribute, a global or closure value,
+    a hook) retraces when it changes, and reuses the earlier program when it changes back;
+    a growing list the function closes over does not retrace."""
+    global _SCALE
+    x, _ = _data()
+    model = _Scaled()
+    eps, logged = 0.5, []
+
+    def step(xb):
+        out = model(xb).sum() + eps
+        logged.append(1)
+        return out
+
+    fn = jtorch.compile(step, fullgraph=True)
+
+    def agree():
+        np.testing.assert_allclose(float(fn(x)), float(step(x)), rtol=1e-6)
+
+    agree()
+    agree()
+    assert fn.trace_count == 1  # the list `logged` grew: no retrace
+    model.shift = -3.0
+    agree()
+    assert fn.trace_count == 2
+    _SCALE = 0.5
+    try:
+        agree()
+        assert fn.trace_count == 3
+    finally:
+        _SCALE = 2.0
+    eps = 4.0
+    agree()
+    assert fn.trace_count == 4
+    model.shift, eps = 1.0, 0.5  # back to the first constants: the first program again
+    agree()
+    assert fn.trace_count == 4
+    h = model.lin.register_forward_hook(lambda m, i, out: out * 0)
+    agree()
+    assert fn.trace_count == 5
+    h.remove()
+    g = nn.modules.module.register_module_forward_pre_hook(lambda m, i: (i[0] * 2,))
+    try:
+        agree()
+        assert fn.trace_count == 6
+    finally:
+        g.remove()
+    agree()
+    assert fn.trace_count == 6  # no hooks again: the first program

@@ -13,9 +13,12 @@ hashable `key` of everything a trace depends on structurally.
 """
 from __future__ import annotations
 
+import dis
 import functools
+import itertools
 import operator
 import types
+from itertools import chain, repeat
 
 import numpy as np
 
@@ -63,6 +66,7 @@ class StateSet:
         self.grad_tensors = []   # the `.grad` tensor of each owner at entry (or None)
         self.value_args = []     # argument tensors with history: traced as fresh leaves
         self.arg_start = 0       # storages from here on belong to argument tensors
+        self.consts = None       # token of the Python constants a trace may bake in (Walk)
 
     # --------------------------------------------------------------- building
     def add_tensor(self, t):
@@ -99,7 +103,7 @@ class StateSet:
         mods = tuple(m.training for m in self.modules)
         groups = tuple(_group_key(o, g) for o in self.optimizers for g in o.param_groups)
         vals = tuple((tuple(t.shape), t.dtype, t._rg) for t in self.value_args)
-        return (tens, stor, mods, groups, len(self.generators), vals)
+        return (tens, stor, mods, groups, len(self.generators), vals, self.consts)
 
 
 def _is_number(v):
@@ -153,6 +157,9 @@ class _Walker:
         # still holds the same objects, a new walk would find the same state (Checks)
         self.vals, self.seqs, self.cells, self.globs, self.attrs, self.groups = \
             [], [], [], [], [], []
+        # what a trace may have baked in as a constant (see `_const`): part of the guard key
+        self.consts = []
+        self.seen_code = set()
 
     def visit(self, obj, depth=0):
         if type(obj) in _SCALAR_TYPES or depth > _MAX_DEPTH or isinstance(obj, _SCALARS):
@@ -206,6 +213,18 @@ class _Walker:
         self.vals.append((d, tuple(d.values())))
         for sub in (m._parameters, m._buffers, m._modules):
             self.vals.append((sub, tuple(sub.values())))
+        for name in _MODULE_HOOKS:  # a hook added or removed later changes what runs
+            hooks = d.get(name)
+            if hooks is not None:
+                self.vals.append((hooks, tuple(hooks.values())))
+                for h in hooks.values():
+                    self.visit(h, depth + 1)
+        self.consts.append((type(m), tuple(
+            (k, tuple(map(_const, v.values())) if k in _MODULE_HOOKS else _const(v))
+            for k, v in d.items() if k not in _MODULE_INTERNALS or k in _MODULE_HOOKS)))
+        fwd = getattr(type(m), "forward", None)
+        if isinstance(fwd, types.FunctionType) and not _is_library(fwd.__module__):
+            self._function_constants(fwd)
         for p in m._parameters.values():
             if p is not None and id(p) not in self.seen:
                 self.seen.add(id(p))
@@ -275,6 +294,24 @@ class _Walker:
             self.globs.append((g, name, v))
             if v is not _MISSING:
                 self.visit(v, depth + 1)
+        self._function_constants(fn)
+
+    def _function_constants(self, fn):
+        """The values a trace of `fn` reads as Python constants: its closure cells, its
+        defaults and the globals it loads (snapshotted too, so a change re-walks)."""
+        if fn.__code__ in self.seen_code:
+            return
+        self.seen_code.add(fn.__code__)
+        cells = tuple(_cell_value(c) for c in fn.__closure__ or ())
+        g = fn.__globals__
+        loads = _global_loads(fn.__code__)
+        for name in loads:
+            self.globs.append((g, name, g.get(name, _MISSING)))
+        self.attrs.append((fn, "__defaults__", fn.__defaults__))
+        self.attrs.append((fn, "__kwdefaults__", fn.__kwdefaults__))
+        self.consts.append((fn.__code__, tuple(map(_const, cells)),
+                            _const(fn.__defaults__), _const(fn.__kwdefaults__),
+                            tuple(_const(g.get(n, _MISSING)) for n in loads)))
 
     def _object(self, obj, depth):
         cls = type(obj)
@@ -287,6 +324,15 @@ class _Walker:
             for v in d.values():
                 self.visit(v, depth + 1)
 
+
+# Hook tables of a module, and the process-wide ones in jtorch.nn.modules.module: what
+# Module.__call__ runs around forward (and backward hooks around its gradients).
+_MODULE_HOOKS = ("_forward_pre_hooks", "_forward_pre_hooks_with_kwargs", "_forward_hooks",
+                 "_forward_hooks_with_kwargs", "_forward_hooks_always_called",
+                 "_backward_pre_hooks", "_backward_hooks")
+_GLOBAL_HOOKS = ("_global_forward_pre_hooks", "_global_forward_hooks",
+                 "_global_forward_hooks_with_kwargs", "_global_forward_hooks_always_called",
+                 "_global_backward_pre_hooks", "_global_backward_hooks")
 
 _MODULE_INTERNALS = frozenset((
     "_parameters", "_buffers", "_modules", "_non_persistent_buffers_set", "training",
@@ -307,7 +353,53 @@ def _code_names(code):
     return tuple(sorted(names))
 
 
+@functools.lru_cache(maxsize=4096)
+def _global_loads(code):
+    """Names a code object (and the code nested in it) loads as globals: what it reads
+    from its module, unlike co_names, which also holds every attribute name."""
+    names = {i.argval for i in dis.get_instructions(code)
+             if i.opname in ("LOAD_GLOBAL", "LOAD_NAME")}
+    for c in code.co_consts:
+        if isinstance(c, types.CodeType):
+            names |= set(_global_loads(c))
+    return tuple(sorted(names))
+
+
+def _const(v, depth=0):
+    """How a value the function reads enters the guard key: a number, string or None by
+    value (a trace bakes it in), a small tuple of them likewise, a tensor not at all (its
+    storage is an input), anything else by identity: a function, a module, a dtype, and a
+    list or dict (mutable, so by value it would retrace whenever, say, a list of logged
+    losses grows)."""
+    t = type(v)
+    if t in _SCALAR_TYPES:
+        return (t, v)
+    if isinstance(v, Tensor):
+        return "tensor"
+    if isinstance(v, np.generic):
+        return (t, v.item())
+    if t is tuple and len(v) <= 64 and depth < 2:
+        return (t, tuple(_const(e, depth + 1) for e in v))
+    return ("id", id(v))
+
+
+_CONSTS = {}
+_TOKENS = itertools.count()
+
+
+def _consts_token(consts):
+    """A small int standing for a walk's constants in the guard key, which is hashed on
+    every call (the constants tuple can be long; equal constants give the same token)."""
+    tok = _CONSTS.get(consts)
+    if tok is None:
+        if len(_CONSTS) > 4096:
+            _CONSTS.clear()  # fresh tokens after this: at worst a retrace
+        tok = _CONSTS[consts] = next(_TOKENS)
+    return tok
+
+
 _MISSING = object()
+_VALUES = operator.methodcaller("values")  # the container's own order (an OrderedDict's)
 
 
 def _cell_value(cell):
@@ -328,29 +420,57 @@ class Walk:
             w.visit(r)
         if default_generator not in state.generators:
             state.generators.append(default_generator)
+        if state.modules:  # the process-wide module hooks run around every forward
+            import sys
+            table = sys.modules["jtorch.nn.modules.module"]
+            for name in _GLOBAL_HOOKS:
+                hooks = getattr(table, name)
+                w.vals.append((hooks, tuple(hooks.values())))
+                w.attrs.append((table, name, hooks))
+                w.consts.append((name, tuple(map(_const, hooks.values()))))
+            w.attrs.append((table, "_global_is_full_backward_hook",
+                            table._global_is_full_backward_hook))
+            w.consts.append(_const(table._global_is_full_backward_hook))
         self.state, self.seen = state, w.seen
+        self.consts = state.consts = _consts_token(tuple(w.consts))
         self.roots = tuple(map(id, roots))
-        self.vals, self.seqs, self.cells, self.globs, self.attrs, self.groups = \
-            w.vals, w.seqs, w.cells, w.globs, w.attrs, w.groups
+        # Flat snapshots, so that `still_valid` is a few C-level passes (map, all, list
+        # compares) rather than a Python loop per container: it runs on every call.
+        self.dicts = [d for d, _ in w.vals]
+        self.dict_lens = [len(vs) for _, vs in w.vals]
+        self.full_dicts = [d for d, vs in w.vals if vs]  # (the empty ones: lengths suffice)
+        self.dict_items = tuple(v for _, vs in w.vals for v in vs)
+        self.seqs = [c for c, _ in w.seqs]
+        self.seq_lens = [len(vs) for _, vs in w.seqs]
+        self.seq_items = tuple(v for _, vs in w.seqs for v in vs)
+        self.cells = [c for c, _ in w.cells]
+        self.cell_items = tuple(v for _, v in w.cells)
+        self.glob_dicts = [g for g, _, _ in w.globs]
+        self.glob_names = [n for _, n, _ in w.globs]
+        self.glob_items = tuple(v for _, _, v in w.globs)
+        self.attr_objs = [o for o, _, _ in w.attrs]
+        self.attr_names = [n for _, n, _ in w.attrs]
+        self.attr_items = tuple(v for _, _, v in w.attrs)
+        self.groups = w.groups
 
     def still_valid(self, roots):
+        """Would a new walk of `roots` find exactly this state? True when every container
+        the walk looked inside still holds the same objects (by identity, in order)."""
         if tuple(map(id, roots)) != self.roots:
             return False
-        for d, vs in self.vals:
-            if len(d) != len(vs) or not all(map(operator.is_, d.values(), vs)):
-                return False
-        for c, vs in self.seqs:
-            if len(c) != len(vs) or not all(map(operator.is_, c, vs)):
-                return False
-        for cell, v in self.cells:
-            if _cell_value(cell) is not v:
-                return False
-        for g, name, v in self.globs:
-            if g.get(name, _MISSING) is not v:
-                return False
-        for obj, name, v in self.attrs:
-            if getattr(obj, name, _MISSING) is not v:
-                return False
+        if list(map(len, self.dicts)) != self.dict_lens \
+                or list(map(len, self.seqs)) != self.seq_lens:
+            return False
+        is_ = operator.is_
+        if not (all(map(is_, chain.from_iterable(map(_VALUES, self.full_dicts)),
+                        self.dict_items))
+                and all(map(is_, chain.from_iterable(self.seqs), self.seq_items))
+                and all(map(is_, map(_cell_value, self.cells), self.cell_items))
+                and all(map(is_, map(dict.get, self.glob_dicts, self.glob_names,
+                                     repeat(_MISSING)), self.glob_items))
+                and all(map(is_, map(getattr, self.attr_objs, self.attr_names,
+                                     repeat(_MISSING)), self.attr_items))):
+            return False
         for g, keys, kinds in self.groups:
             if tuple(g) != keys or tuple(map(type, g.values())) != kinds:
                 return False
@@ -364,6 +484,7 @@ class Walk:
         state.storages = list(base.storages)
         state.st_pos = dict(base.st_pos)
         state.modules, state.optimizers = base.modules, base.optimizers
+        state.consts = base.consts
         state.hypers, state.generators = base.hypers, base.generators
         state.arg_start = len(state.storages)
         seen, mine = self.seen, set()
