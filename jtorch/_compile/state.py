@@ -9,7 +9,11 @@ objects (a Trainer holding a model and an optimizer, a GradScaler, ...). Library
 
 The result is a `StateSet`: the tensors found, grouped by storage (views and aliases
 share one input), each leaf's `.grad`, the lifted learning rates and generators, and a
-hashable `key` of everything a trace depends on structurally.
+hashable `key` of everything a trace depends on structurally, including the Python
+constants it may have baked in (`_const`): a module's plain attributes and hooks, and the
+closure cells, defaults and loaded globals of the function and of user modules' forward.
+A constant read some other way (an attribute of a plain user object, an element of a
+list) is not guarded.
 """
 from __future__ import annotations
 
