@@ -584,3 +584,26 @@ def test_python_constants_and_hooks_are_guarded():
         g.remove()
     agree()
     assert fn.trace_count == 6  # no hooks again: the first program
+
+
+def test_a_replaced_function_attribute_never_matches_a_stale_program():
+    """A module attribute holding a function is guarded by identity; the guard holds the
+    old function, so a new one can never reuse its id and run the old program."""
+    x, _ = _data()
+    model = _Scaled()
+    model.act = lambda t: t * 2
+
+    class Wrap(nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, xb):
+            return self.inner.act(self.inner(xb)).sum()
+
+    w = Wrap(model)
+    fn = jtorch.compile(lambda xb: w(xb), fullgraph=True)
+    for k in range(1, 6):  # each new lambda is freed-and-replaced: ids would be reused
+        model.act = (lambda k: lambda t: t * k)(k)
+        np.testing.assert_allclose(float(fn(x)), float(w(x)), rtol=1e-6)
+    assert fn.trace_count == 5

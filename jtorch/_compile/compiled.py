@@ -52,6 +52,7 @@ class CompiledFunction:
         self._cache = {}
         self._extra = []           # storages a trace wrote that the walk had not found
         self._walk = None          # the last state walk, reused while its checks hold
+        self._consts = S.ConstsTable()  # tokens for the Python constants in guard keys
         self.trace_count = 0       # how many times the Python function was traced
         self.__wrapped__ = fn
         self.__doc__ = getattr(fn, "__doc__", None)
@@ -63,7 +64,7 @@ class CompiledFunction:
         leaves, treedef, arg_tensors, roots = self._split_args(args, kwargs)
         walk = self._walk
         if walk is None or not walk.still_valid(roots):
-            walk = self._walk = S.Walk(roots)
+            walk = self._walk = S.Walk(roots, self._consts)
         state = walk.state_for(arg_tensors, self._extra)
         made = [(o, o._compile_provision()) for o in state.optimizers
                 if hasattr(o, "_compile_provision")]
@@ -106,7 +107,7 @@ class CompiledFunction:
         return leaves, treedef, arg_tensors, roots
 
     def _walk_again(self, roots, arg_tensors):
-        self._walk = S.Walk(roots)
+        self._walk = S.Walk(roots, self._consts)
         return self._walk.state_for(arg_tensors, self._extra)
 
     def _trace(self, state, leaves, treedef, roots, arg_tensors, retries=3):
@@ -125,7 +126,7 @@ class CompiledFunction:
         if escaped and retries:
             # the function wrote tensors the walk did not find: lift them and trace again
             self._extra.extend(escaped)
-            state2 = S.discover(roots, arg_tensors, self._extra)
+            state2 = S.discover(roots, arg_tensors, self._extra, self._consts)
             return self._trace(state2, leaves, treedef, roots, arg_tensors, retries - 1)
         entry.build(closed)
         return entry
@@ -147,7 +148,7 @@ class CompiledFunction:
         """XLA's memory analysis of the program these arguments run (after one call with
         them): argument, output and temporary bytes, e.g. to check peak memory."""
         leaves, treedef, arg_tensors, roots = self._split_args(args, kwargs)
-        state = S.discover(roots, arg_tensors, self._extra)
+        state = S.discover(roots, arg_tensors, self._extra, self._consts)
         key = _guard_key(treedef, leaves, state)
         for e in self._cache.get(key, ()):
             if e is not _EAGER and e.matches(state):

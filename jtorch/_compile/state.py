@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import dis
 import functools
-import itertools
 import operator
+import sys
 import types
-from itertools import chain, repeat
+from itertools import chain, count, repeat
 
 import numpy as np
 
@@ -384,22 +384,39 @@ def _const(v, depth=0):
         return (t, v.item())
     if t is tuple and len(v) <= 64 and depth < 2:
         return (t, tuple(_const(e, depth + 1) for e in v))
-    return ("id", id(v))
+    return _Same(v)
 
 
-_CONSTS = {}
-_TOKENS = itertools.count()
+class _Same:
+    """A value compared by identity. It holds the object, so while the key that holds it
+    lives, no new object can take the same id and match a stale program."""
+    __slots__ = ("obj",)
+
+    def __init__(self, obj):
+        self.obj = obj
+
+    def __eq__(self, other):
+        return type(other) is _Same and other.obj is self.obj
+
+    def __hash__(self):
+        return id(self.obj)
 
 
-def _consts_token(consts):
-    """A small int standing for a walk's constants in the guard key, which is hashed on
-    every call (the constants tuple can be long; equal constants give the same token)."""
-    tok = _CONSTS.get(consts)
-    if tok is None:
-        if len(_CONSTS) > 4096:
-            _CONSTS.clear()  # fresh tokens after this: at worst a retrace
-        tok = _CONSTS[consts] = next(_TOKENS)
-    return tok
+class ConstsTable:
+    """Small int tokens for walks' constants, one table per compiled function: the guard
+    key is hashed on every call and the constants can be long; equal constants give the
+    same token, and the table (holding the constants) lives as long as the function."""
+
+    def __init__(self):
+        self._tokens, self._next = {}, count()
+
+    def token(self, consts):
+        tok = self._tokens.get(consts)
+        if tok is None:
+            if len(self._tokens) > 1024:
+                self._tokens.clear()  # fresh tokens after this: at worst a retrace
+            tok = self._tokens[consts] = next(self._next)
+        return tok
 
 
 _MISSING = object()
@@ -417,7 +434,7 @@ class Walk:
     """The state a walk of the roots found, and the identity checks that tell, far more
     cheaply than walking again, whether it would still find exactly that."""
 
-    def __init__(self, roots):
+    def __init__(self, roots, consts_table=None):
         state = StateSet()
         w = _Walker(state)
         for r in roots:
@@ -425,7 +442,6 @@ class Walk:
         if default_generator not in state.generators:
             state.generators.append(default_generator)
         if state.modules:  # the process-wide module hooks run around every forward
-            import sys
             table = sys.modules["jtorch.nn.modules.module"]
             for name in _GLOBAL_HOOKS:
                 hooks = getattr(table, name)
@@ -436,7 +452,8 @@ class Walk:
                             table._global_is_full_backward_hook))
             w.consts.append(_const(table._global_is_full_backward_hook))
         self.state, self.seen = state, w.seen
-        self.consts = state.consts = _consts_token(tuple(w.consts))
+        table = consts_table if consts_table is not None else ConstsTable()
+        self.consts = state.consts = table.token(tuple(w.consts))
         self.roots = tuple(map(id, roots))
         # Flat snapshots, so that `still_valid` is a few C-level passes (map, all, list
         # compares) rather than a Python loop per container: it runs on every call.
@@ -507,13 +524,13 @@ class Walk:
         return state
 
 
-def discover(roots, arg_tensors=(), extra_storages=()):
+def discover(roots, arg_tensors=(), extra_storages=(), consts_table=None):
     """Walks `roots` (the function, or the module) and returns the StateSet.
 
     Argument tensors that are leaves are lifted like state (an in-place change or a
     gradient reaches the caller's tensor); those with history, and views, are traced as
     fresh leaves (connected to their history by the compiled call's autograd node)."""
-    return Walk(roots).state_for(arg_tensors, extra_storages)
+    return Walk(roots, consts_table).state_for(arg_tensors, extra_storages)
 
 
 def default_dtype_key():
