@@ -607,3 +607,27 @@ def test_a_replaced_function_attribute_never_matches_a_stale_program():
         model.act = (lambda k: lambda t: t * k)(k)
         np.testing.assert_allclose(float(fn(x)), float(w(x)), rtol=1e-6)
     assert fn.trace_count == 5
+
+
+def test_closure_constants_of_functions_sharing_code_are_each_guarded():
+    """Two closures made by one factory share their code but not their cells: a value
+    rebound in the second one's cell retraces, though the first was walked before it."""
+    x, _ = _data()
+    model = _Scaled()
+
+    def factory(k):
+        def scale(t):
+            return t * k
+
+        def rebind(v):
+            nonlocal k
+            k = v
+        return scale, rebind
+
+    first, _ = factory(1.0)
+    second, set_second = factory(2.0)
+    fn = jtorch.compile(lambda xb: second(first(model(xb))).sum(), fullgraph=True)
+    np.testing.assert_allclose(float(fn(x)), float(second(first(model(x))).sum()), rtol=1e-6)
+    set_second(-5.0)
+    np.testing.assert_allclose(float(fn(x)), float(second(first(model(x))).sum()), rtol=1e-6)
+    assert fn.trace_count == 2

@@ -163,7 +163,7 @@ class _Walker:
             [], [], [], [], [], []
         # what a trace may have baked in as a constant (see `_const`): part of the guard key
         self.consts = []
-        self.seen_code = set()
+        self.const_fns = set()  # ids of the functions whose constants are recorded
 
     def visit(self, obj, depth=0):
         if type(obj) in _SCALAR_TYPES or depth > _MAX_DEPTH or isinstance(obj, _SCALARS):
@@ -228,7 +228,7 @@ class _Walker:
             for k, v in d.items() if k not in _MODULE_INTERNALS or k in _MODULE_HOOKS)))
         fwd = getattr(type(m), "forward", None)
         if isinstance(fwd, types.FunctionType) and not _is_library(fwd.__module__):
-            self._function_constants(fwd)
+            self._function_constants(fwd, snapshot=True)
         for p in m._parameters.values():
             if p is not None and id(p) not in self.seen:
                 self.seen.add(id(p))
@@ -298,21 +298,23 @@ class _Walker:
             self.globs.append((g, name, v))
             if v is not _MISSING:
                 self.visit(v, depth + 1)
-        self._function_constants(fn)
+        self._function_constants(fn, snapshot=False)
 
-    def _function_constants(self, fn):
+    def _function_constants(self, fn, snapshot):
         """The values a trace of `fn` reads as Python constants: its closure cells, its
-        defaults and the globals it loads (snapshotted too, so a change re-walks)."""
-        if fn.__code__ in self.seen_code:
+        defaults and the globals it loads. `snapshot`: also record them for `still_valid`,
+        so a change re-walks (`_function` has recorded them already for what it walks)."""
+        if id(fn) in self.const_fns:  # (one forward serves every instance of a class)
             return
-        self.seen_code.add(fn.__code__)
+        self.const_fns.add(id(fn))
         cells = tuple(_cell_value(c) for c in fn.__closure__ or ())
         g = fn.__globals__
         loads = _global_loads(fn.__code__)
-        for name in loads:
-            self.globs.append((g, name, g.get(name, _MISSING)))
-        self.attrs.append((fn, "__defaults__", fn.__defaults__))
-        self.attrs.append((fn, "__kwdefaults__", fn.__kwdefaults__))
+        if snapshot:
+            self.cells.extend(zip(fn.__closure__ or (), cells))
+            self.globs.extend((g, name, g.get(name, _MISSING)) for name in loads)
+            self.attrs.append((fn, "__defaults__", fn.__defaults__))
+            self.attrs.append((fn, "__kwdefaults__", fn.__kwdefaults__))
         self.consts.append((fn.__code__, tuple(map(_const, cells)),
                             _const(fn.__defaults__), _const(fn.__kwdefaults__),
                             tuple(_const(g.get(n, _MISSING)) for n in loads)))
