@@ -88,6 +88,15 @@ def _timed_steps(cell, n):
     return out
 
 
+def _warm_steps(cell, at_least, seconds):
+    """Warm-up steps, kept out of the medians: `at_least` of them, then more until
+    `seconds` have passed (at most _WARM_MAX in all); returns their times for the record."""
+    out = _timed_steps(cell, at_least)
+    while sum(out) < seconds and len(out) < _WARM_MAX:
+        out += _timed_steps(cell, 1)
+    return out
+
+
 def serve(workload, column, warmup, commands, send):
     """Build, time the first step, warm up, then answer `run N` / `done` commands."""
     from .columns import make
@@ -98,9 +107,7 @@ def serve(workload, column, warmup, commands, send):
         cell = make(column, workload)
         build_s = time.perf_counter() - t0
         first_s = _timed_steps(cell, 1)[0]
-        warm = _timed_steps(cell, warmup)
-        while sum(warm) < _WARM_SECONDS and len(warm) < _WARM_MAX:  # let a fast step settle
-            warm += _timed_steps(cell, 1)
+        warm = _warm_steps(cell, warmup, _WARM_SECONDS)  # a fast step settles for a while
     except Exception as exc:  # a column that cannot run is reported, not fatal
         send({"error": _err(exc), "traceback": traceback.format_exc(limit=8)})
         return
@@ -110,9 +117,7 @@ def serve(workload, column, warmup, commands, send):
         cmd = line.split()
         try:
             if cmd[:1] == ["run"]:
-                rewarm = _timed_steps(cell, 1)
-                while sum(rewarm) < _REWARM_SECONDS and len(rewarm) < _WARM_MAX:
-                    rewarm += _timed_steps(cell, 1)
+                rewarm = _warm_steps(cell, 1, _REWARM_SECONDS)
                 send({"step_s": _timed_steps(cell, int(cmd[1])), "rewarm_s": rewarm})
             elif cmd[:1] == ["done"]:
                 send({"loss": cell.loss(), "peak_rss_delta_bytes": _rss_peak() - base,

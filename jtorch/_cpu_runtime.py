@@ -45,6 +45,7 @@ import ctypes
 import os
 import platform
 import sys
+import warnings
 
 # glibc's mallopt parameter numbers (malloc.h)
 _M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
@@ -80,7 +81,6 @@ def set_xla_scheduler() -> bool:
     if choice == "default":
         return False
     if choice != "critical-path":
-        import warnings
         warnings.warn(f"JTORCH_XLA_SCHEDULER={choice!r} is neither 'default' nor "
                       "'critical-path'; XLA's default scheduler stays", RuntimeWarning)
         return False
