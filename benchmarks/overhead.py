@@ -23,8 +23,13 @@ import sys
 import time
 
 
-def _samples_us(fn, reps, warmup):
+def _samples_us(fn, reps, warmup, warm_seconds=0.0):
+    """`reps` timings of fn() in us, after `warmup` untimed calls and then more until
+    `warm_seconds` have passed."""
+    t_end = time.perf_counter() + warm_seconds
     for _ in range(warmup):
+        fn()
+    while time.perf_counter() < t_end:
         fn()
     samples = []
     for _ in range(reps):
@@ -231,12 +236,16 @@ def _worker(lib):
         if not cmd or cmd[0] == "done":
             break
         case, n = " ".join(cmd[:-1]), int(cmd[-1])
-        print(json.dumps(_samples_us(cases[case], n, _BATCH_WARMUP)), file=out, flush=True)
+        print(json.dumps(_samples_us(cases[case], n, _BATCH_WARMUP, _BATCH_WARM_SECONDS)),
+              file=out, flush=True)
 
 
 # Untimed calls at the start of each batch: after waiting its turn a worker's first calls
-# run several times slower (threads, caches and the VM's CPUs wake up).
+# run several times slower (threads, caches and the VM's CPUs wake up). At least this many,
+# and more until the worker has run for _BATCH_WARM_SECONDS, as `jtorch bench` re-warms
+# each round: a training loop never pays that wake-up, and a few calls do not settle it.
 _BATCH_WARMUP = 2
+_BATCH_WARM_SECONDS = 0.1
 # Pause before each batch: the previous worker's thread pools spin a little before they
 # sleep, and on a 2-core machine that would land on the next worker's first samples.
 _SETTLE_S = 0.1

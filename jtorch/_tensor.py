@@ -141,6 +141,11 @@ class Tensor:
             self._arr = new
             self._seen = st.gen
         else:
+            if type(new) is LazyArray and self._rg and self.grad_fn is None:
+                # a parameter's new value is computed now: every forward then starts from
+                # concrete parameters, so a step runs the same fused program (the same
+                # bits) however they were last written: loaded, updated by hand, or stepped
+                new = new.get()
             st.arr = new
             st.gen += 1
         self._vc[0] += 1

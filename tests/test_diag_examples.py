@@ -36,7 +36,9 @@ def test_tensorboard_logging(tmp_path):
 def test_memory_leak_hunt():
     out = jtorch_run("memory_leak_hunt.py", "--steps", "3")
     rates = dict(re.findall(r"^  (.+): (-?\d+) bytes/step$", out, re.M))
-    assert int(rates["leaky (append loss)"]) > 256 * 512 * 4   # activations kept per step
+    # each kept loss holds its graph: torch keeps the activations (256x512 floats); jtorch
+    # may keep, instead, the inputs of the forward it has not run yet (the 64x512 weight)
+    assert int(rates["leaky (append loss)"]) > 64 * 512 * 4
     assert int(rates["clean (append loss.item())"]) == 0
     assert int(rates["clean (append loss.detach())"]) <= 4
     assert "memory summary" in out

@@ -105,8 +105,10 @@ def _loop(keep, steps=5):
 
 def test_leak_recipe_graph_kept_grows():
     growth = _loop(lambda v: v)
-    # each kept loss holds its graph: at least the (32, 64) hidden activation per step
-    assert (growth >= 32 * 64 * 4).all(), growth
+    # each kept loss holds its graph: torch keeps the (32, 64) hidden activation; jtorch
+    # may keep, instead, the inputs of a forward it has not run yet (the weights it read,
+    # which the optimizer has replaced since): at least the (64, 16) weight per step
+    assert (growth >= 64 * 16 * 4).all(), growth
 
 
 @pytest.mark.parametrize("keep", [lambda v: v.item(), lambda v: v.detach()],

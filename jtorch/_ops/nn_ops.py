@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._random import key_from
+from .blas import t_matmul
 from .pointwise import _c, _is_complex, _kind, _reject
 from .registry import FUNCTIONS, METHODS, function, op
 
@@ -272,7 +273,7 @@ def _linear_grad(g, out, x, w, b):
     if x.ndim >= 2 and w.ndim == 2:
         g2 = g.reshape(-1, g.shape[-1])
         gx = jnp.matmul(g, _c(w))
-        gw = jnp.matmul(g2.T, _c(x.reshape(-1, x.shape[-1])))
+        gw = t_matmul(g2.T, _c(x.reshape(-1, x.shape[-1])), precision=None)
         gb = None if b is None else g
         return gx, gw, gb
     args = [x, w] + ([b] if b is not None else [])

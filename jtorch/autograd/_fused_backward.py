@@ -100,15 +100,17 @@ def try_run(starts, root_slots, root_grads, deps, retain_graph, root_tensors=())
         if len(_FUSED) > _MAX_KEYS:
             _FUSED.clear()
         fn = _FUSED[key] = jax.jit(_whole_backward(steps, roots, treedef))
+    del residuals
+    if not retain_graph:
+        # released first, so forward values only this graph held are not program outputs
+        for node in order:
+            if node.saved or node.saved_out is not None or node.graph is not None:
+                node.release()
     grads = _run(fn, key, steps, roots, treedef, root_grads, leaves, root_tensors)
     from .engine import _accumulate
     for node, (kind, *_), g in zip(order, plan, grads):
         if kind == "acc" and g is not None:
             _accumulate(node, g, False)
-    if not retain_graph:
-        for node in order:
-            if node.saved or node.saved_out is not None or node.graph is not None:
-                node.release()
     return True
 
 
@@ -123,7 +125,12 @@ def _run(fn, key, steps, roots, treedef, root_grads, leaves, root_tensors):
     if not wanted:
         return fn(list(root_grads), _lazy.resolve(leaves))
     asked = [r for r in (t._raw for t in root_tensors) if type(r) is lazy and r.value is None]
-    p = _lazy.Pending(_lazy.pending(wanted + asked), asked)
+    held = {}    # references this function itself holds: not a reason to return a value
+    for a in leaves:
+        held[id(a)] = held.get(id(a), 0) + 1
+    for a in wanted:
+        held[id(a)] = held.get(id(a), 0) + 1
+    p = _lazy.Pending(_lazy.pending(wanted + asked), asked, held)
     src, conc = [], []
     for a in leaves:
         if type(a) is lazy:
