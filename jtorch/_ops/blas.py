@@ -67,13 +67,17 @@ def _on_cpu():
 
 
 def t_matmul(at, b, precision=HI):
-    """`at @ b` where `at` is the transpose of a matrix: a weight's gradient, x.T @ g.
+    """`at @ b` where `at` is the transpose of a forward input: a weight's gradient, x.T @ g.
 
     XLA's fast CPU dot (YNNPACK) takes only a contraction over the left operand's last
     dim; contracting over its first (what `x.T @ g` lowers to) falls back to a generic dot,
     1.2-1.3x slower on an MLP's weight gradients. So on CPU the transposed float32 matrix
     is written to a fresh buffer first; the barrier stops XLA folding the transpose back
-    into the dot. Elsewhere (and for other dtypes) the product is left as it is."""
+    into the dot. x is ready long before the backward reaches this product, so the copy is
+    off the critical path: raw-op MLP forward+backward ~15% faster, eager and compiled.
+    Where the transposed operand would be the incoming gradient (nn.linear's g.T @ x), the
+    copy sits on the critical path and costs more than it saves: there the generic dot
+    stays. Elsewhere (and for other dtypes) the product is left as it is."""
     if at.ndim == 2 and b.ndim == 2 and at.dtype == np.float32 and b.dtype == np.float32 \
             and _on_cpu():
         at = jax.lax.optimization_barrier(at)

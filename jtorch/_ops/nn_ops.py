@@ -16,7 +16,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._random import key_from
-from .blas import t_matmul
 from .pointwise import _c, _is_complex, _kind, _reject
 from .registry import FUNCTIONS, METHODS, function, op
 
@@ -273,7 +272,9 @@ def _linear_grad(g, out, x, w, b):
     if x.ndim >= 2 and w.ndim == 2:
         g2 = g.reshape(-1, g.shape[-1])
         gx = jnp.matmul(g, _c(w))
-        gw = t_matmul(g2.T, _c(x.reshape(-1, x.shape[-1])), precision=None)
+        # the generic dot: transposing g (late, on the critical path) for the fast one
+        # costs more than it saves (blas.t_matmul; compiled W1 8% slower)
+        gw = jnp.matmul(g2.T, _c(x.reshape(-1, x.shape[-1])))
         gb = None if b is None else g
         return gx, gw, gb
     args = [x, w] + ([b] if b is not None else [])
