@@ -27,6 +27,7 @@ overlaps Python with the previous op's compute, which deferring gives up.
 """
 from __future__ import annotations
 
+import math
 import os
 import sys
 
@@ -64,7 +65,7 @@ class LazyArray:
 
     @property
     def size(self):
-        return int(np.prod(self.shape, dtype=np.int64))
+        return math.prod(self.shape)
 
     def get(self):
         if self.value is None:

@@ -35,6 +35,16 @@ def _kinds():
     return _FAST_KINDS
 
 
+_ACCUMULATE = []   # engine._accumulate, bound on first use (engine imports this module)
+
+
+def _engine_accumulate():
+    if not _ACCUMULATE:
+        from .engine import _accumulate
+        _ACCUMULATE.append(_accumulate)
+    return _ACCUMULATE[0]
+
+
 def _n_out(node):
     return len(node.out_meta) or 1
 
@@ -107,10 +117,10 @@ def try_run(starts, root_slots, root_grads, deps, retain_graph, root_tensors=())
             if node.saved or node.saved_out is not None or node.graph is not None:
                 node.release()
     grads = _run(fn, key, steps, roots, treedef, root_grads, leaves, root_tensors)
-    from .engine import _accumulate
+    accumulate = _engine_accumulate()
     for node, (kind, *_), g in zip(order, plan, grads):
         if kind == "acc" and g is not None:
-            _accumulate(node, g, False)
+            accumulate(node, g, False)
     return True
 
 
