@@ -21,9 +21,10 @@ them.
 
 On by default; `JTORCH_LAZY=0` (or `jtorch._lazy.ENABLED = False`) launches every op at
 once. Measured by `jtorch bench --overhead` (one worker process per mode, alternating
-rounds, 2-core CPU, five runs), deferred / immediate: W1 step 0.79-0.99, GPT step
-0.83-1.10, MLP forward+backward 0.84-1.09. It pays least where products dominate: eager dispatch already
-overlaps Python with the previous op's compute, which deferring gives up.
+rounds, 2-core CPU, six runs), deferred / immediate: W1 step 0.69-0.98, GPT step
+0.89-1.13, raw-op MLP forward+backward 0.71-0.83. It pays least where long kernels
+dominate: eager dispatch already overlaps Python with the previous op's compute, which
+deferring gives up (hence convolutions launch at once, below).
 """
 from __future__ import annotations
 
