@@ -309,3 +309,22 @@ def test_fused_programs_keep_no_more_memory_than_eager():
         gc.collect()
         mem.append(jtorch.cuda.memory_allocated())
     assert np.diff(mem).tolist() == [0] * 5, mem
+
+
+def test_a_parameters_inplace_write_is_computed_at_once():
+    """Loading or updating a parameter in place never leaves it pending, so the next forward
+    runs the program it always runs; other tensors' in-place writes stay deferred."""
+    x = jtorch.arange(6.0).reshape(2, 3)
+    p = jtorch.zeros(2, 3, requires_grad=True)
+    buf = jtorch.zeros(2, 3)
+    for _ in range(3):       # the kernels learn their output shapes
+        with jtorch.no_grad():
+            p.copy_(x * 2)
+            buf.copy_(x * 2)
+    with jtorch.no_grad():
+        p.copy_(x * 3)
+        buf.copy_(x * 3)
+    assert not _pending(p)
+    assert _pending(buf)
+    np.testing.assert_array_equal(p.detach().numpy(), np.arange(6.0).reshape(2, 3) * 3)
+    np.testing.assert_array_equal(buf.numpy(), np.arange(6.0).reshape(2, 3) * 3)
