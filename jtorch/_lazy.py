@@ -120,7 +120,7 @@ def run_or_defer(fn, arrays, name=None):
         return fn(*resolve(arrays))
     launch = name in LAUNCH_AT_ONCE
     if launch and not any(type(a) is LazyArray and a.value is None for a in arrays):
-        return fn(*[a.value if type(a) is LazyArray else a for a in arrays])
+        return fn(*resolve(arrays))
     try:
         key = (fn, tuple(_meta(a) for a in arrays))
     except TypeError:          # a tracer or something else JAX owns: run as is

@@ -8,6 +8,7 @@ float32 (torch's default; no TF32).
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import jax
@@ -57,16 +58,12 @@ def _mm(a, b):
     return jnp.matmul(a, b, precision=HI)
 
 
-_CPU = []
-
-
+@functools.cache
 def _on_cpu():
-    if not _CPU:
-        _CPU.append(jax.default_backend() == "cpu")
-    return _CPU[0]
+    return jax.default_backend() == "cpu"
 
 
-def t_matmul(at, b, precision=HI):
+def t_matmul(at, b):
     """`at @ b` where `at` is the transpose of a forward input: a weight's gradient, x.T @ g.
 
     XLA's fast CPU dot (YNNPACK) takes only a contraction over the left operand's last
@@ -81,7 +78,7 @@ def t_matmul(at, b, precision=HI):
     if at.ndim == 2 and b.ndim == 2 and at.dtype == np.float32 and b.dtype == np.float32 \
             and _on_cpu():
         at = jax.lax.optimization_barrier(at)
-    return jnp.matmul(at, b, precision=precision)
+    return _mm(at, b)
 
 
 _reduce_to = reduce_to  # the dispatcher's un-broadcasting, shared

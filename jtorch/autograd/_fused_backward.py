@@ -11,7 +11,10 @@ under tracing; anything else takes the engine's node-by-node path unchanged.
 """
 from __future__ import annotations
 
+import functools
+from collections import Counter
 from heapq import heappop, heappush
+from itertools import chain
 
 import jax
 import jax.numpy as jnp
@@ -35,14 +38,11 @@ def _kinds():
     return _FAST_KINDS
 
 
-_ACCUMULATE = []   # engine._accumulate, bound on first use (engine imports this module)
-
-
+@functools.cache
 def _engine_accumulate():
-    if not _ACCUMULATE:
-        from .engine import _accumulate
-        _ACCUMULATE.append(_accumulate)
-    return _ACCUMULATE[0]
+    """engine._accumulate, bound on first use (engine imports this module)."""
+    from .engine import _accumulate
+    return _accumulate
 
 
 def _n_out(node):
@@ -135,11 +135,8 @@ def _run(fn, key, steps, roots, treedef, root_grads, leaves, root_tensors):
     if not wanted:
         return fn(list(root_grads), _lazy.resolve(leaves))
     asked = [r for r in (t._raw for t in root_tensors) if type(r) is lazy and r.value is None]
-    held = {}    # references this function itself holds: not a reason to return a value
-    for a in leaves:
-        held[id(a)] = held.get(id(a), 0) + 1
-    for a in wanted:
-        held[id(a)] = held.get(id(a), 0) + 1
+    # the references this function itself holds are no reason to return a value
+    held = Counter(map(id, chain(leaves, wanted)))
     p = _lazy.Pending(_lazy.pending(wanted + asked), asked, held)
     src, conc = [], []
     for a in leaves:
