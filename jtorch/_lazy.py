@@ -126,15 +126,8 @@ def run_or_defer(fn, arrays, name=None):
     except TypeError:          # a tracer or something else JAX owns: run as is
         return fn(*resolve(arrays))
     out = _OUT_META.get(key)
-    if launch and out:
-        # it launches now, in one program with the pending ops it reads
-        res = _record(fn, arrays, out)
-        if type(res) is LazyArray:
-            force((res,))
-            return res.value
-        leaves, tree = jax.tree_util.tree_flatten(res)
-        force(leaves)
-        return tree.unflatten([la.value for la in leaves])
+    if launch and out:   # it runs now, in one program with the pending ops it reads
+        return resolve_tree(_record(fn, arrays, out))
     if out is None:
         res = fn(*resolve(arrays))
         if len(_OUT_META) > 16 * _MAX_KEYS:

@@ -110,7 +110,7 @@ def try_run(starts, root_slots, root_grads, deps, retain_graph, root_tensors=())
         if len(_FUSED) > _MAX_KEYS:
             _FUSED.clear()
         fn = _FUSED[key] = jax.jit(_whole_backward(steps, roots, treedef))
-    del residuals
+    del residuals   # its saved-array lists would count as holders of the forward values
     if not retain_graph:
         # released first, so forward values only this graph held are not program outputs
         for node in order:
