@@ -11,6 +11,8 @@ goes to stderr): on start the worker builds the cell, times its first step, runs
 warm-up steps and answers {"ready": {...}} (or {"error": ...} and exits). Then the parent
 sends `run N` (answer {"step_s": [N wall times]}) as often as it likes, interleaving the
 workers of one workload in rotating rounds, and finally `done` (answer: loss, memory).
+With `--first-call-only` the process answers {"first_call_s": ...} and exits: one more
+sample of the first call, which a single process measures only once.
 """
 from __future__ import annotations
 
@@ -97,8 +99,9 @@ def _warm_steps(cell, at_least, seconds):
     return out
 
 
-def serve(workload, column, warmup, commands, send):
-    """Build, time the first step, warm up, then answer `run N` / `done` commands."""
+def serve(workload, column, warmup, commands, send, first_only=False):
+    """Build, time the first step, warm up, then answer `run N` / `done` commands.
+    `first_only`: answer the first step's time and stop (one more first-call sample)."""
     from .columns import make
     try:
         _preimport(column)
@@ -107,6 +110,9 @@ def serve(workload, column, warmup, commands, send):
         cell = make(column, workload)
         build_s = time.perf_counter() - t0
         first_s = _timed_steps(cell, 1)[0]
+        if first_only:
+            send({"first_call_s": first_s})
+            return
         warm = _warm_steps(cell, warmup, _WARM_SECONDS)  # a fast step settles for a while
     except Exception as exc:  # a column that cannot run is reported, not fatal
         send({"error": _err(exc), "traceback": traceback.format_exc(limit=8)})
@@ -132,6 +138,8 @@ def serve(workload, column, warmup, commands, send):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
+    first_only = "--first-call-only" in argv
+    argv = [a for a in argv if a != "--first-call-only"]
     workload, column, warmup = argv[0], argv[1], int(argv[2]) if len(argv) > 2 else 2
     proto = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # library chatter (C or Python) goes to stderr, never into the protocol
@@ -141,7 +149,7 @@ def main(argv=None):
         proto.write(json.dumps(obj) + "\n")
         proto.flush()
 
-    serve(workload, column, warmup, sys.stdin, send)
+    serve(workload, column, warmup, sys.stdin, send, first_only)
     sys.stderr.flush()
     os._exit(0)  # skip interpreter teardown (JAX/torch thread pools); answers are sent
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import textwrap
 
-from .bench import MEM_DEVICE, TARGETS
+from .bench import FIRST_CALL_COLUMNS, MEM_DEVICE, TARGETS
 from .columns import LABELS
 
 
@@ -42,6 +42,11 @@ def table(result):
         lines.append(show("eager_vs_torch", "jtorch eager / PyTorch eager, step time"))
     for c, why in result["meta"].get("skipped_columns", {}).items():
         lines.append(f"\n{LABELS[c]}: {why}")
+    n = result["meta"]["config"].get("first_calls", 1)
+    if n > 1:
+        lines.append(f"\nfirst call s: median of {n} fresh processes for "
+                     f"{' and '.join(LABELS[c] for c in FIRST_CALL_COLUMNS)} (the first-call "
+                     "target's pair),\n  one process for the other columns.")
     lines.append("\npeak MiB: a fresh process's peak RSS (VmHWM) minus its RSS after the library "
                  "imports\n  (includes compiler memory); * = device allocator peak (accelerator).\n"
                  "jtorch settings: importing jtorch keeps freed host buffers for reuse "

@@ -6,6 +6,7 @@ learning rates) is written back, and how often the Python function was traced.""
 import copy
 import warnings
 
+import jax
 import numpy as np
 import pytest
 import torch as real_torch
@@ -631,3 +632,46 @@ def test_closure_constants_of_functions_sharing_code_are_each_guarded():
     set_second(-5.0)
     np.testing.assert_allclose(float(fn(x)), float(second(first(model(x))).sum()), rtol=1e-6)
     assert fn.trace_count == 2
+
+
+def test_state_set_to_a_constant_is_written_back_without_being_a_program_output():
+    """SGD's per-parameter "first step" flags turn False inside the step, and a buffer
+    filled with a constant: the values land in the state as before, but the compiled
+    program does not return them (each would be one more kernel for XLA to compile)."""
+    x, y = _data()
+    model = _mlp()
+    model.register_buffer("calls_odd", jtorch.tensor(1.0))
+    opt = jtorch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    ref = copy.deepcopy(model)
+    ref_opt = jtorch.optim.SGD(ref.parameters(), lr=0.1, momentum=0.9)
+
+    def make_step(m, o):
+        def step(xb, yb):
+            o.zero_grad()
+            loss = F.cross_entropy(m(xb), yb)
+            loss.backward()
+            o.step()
+            m.calls_odd.fill_(0.0)
+            return loss
+        return step
+
+    fn = jtorch.compile(make_step(model, opt), fullgraph=True)
+    eager = make_step(ref, ref_opt)
+    for _ in range(3):
+        model.calls_odd.fill_(1.0)
+        v = model.calls_odd._version
+        np.testing.assert_allclose(fn(x, y).item(), eager(x, y).item(), rtol=1e-6)
+        assert model.calls_odd.item() == 0.0 and model.calls_odd._version > v
+    for p, q in zip(model.parameters(), ref.parameters()):
+        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-5,
+                                   atol=1e-7)
+        np.testing.assert_allclose(opt.state[p]["momentum_buffer"].numpy(),
+                                   ref_opt.state[q]["momentum_buffer"].numpy(), rtol=1e-5,
+                                   atol=1e-7)
+    (entry,) = [e for es in fn._cache.values() for e in es]
+    n_params = len(list(model.parameters()))
+    assert len(entry.const_outs) == n_params + 1  # the flags and the filled buffer
+    out_dtypes = [str(o.dtype) for o in jax.tree.leaves(entry.jitted.eval_shape(
+        *entry.gather(fn._walk.state_for((x, y), fn._extra)), *entry.consts))]
+    assert "bool" not in out_dtypes and len(out_dtypes) == entry.n_user + len(
+        entry.written) + len(entry.grad_plan) - len(entry.const_outs)

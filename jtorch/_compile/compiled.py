@@ -18,7 +18,8 @@ import warnings
 
 import jax
 import jax.numpy as jnp
-from jax.extend.core import ClosedJaxpr, jaxpr_as_fun
+import numpy as np
+from jax.extend.core import ClosedJaxpr, Literal, jaxpr_as_fun
 
 from .. import _tensor
 from .._donation import donatable
@@ -415,6 +416,15 @@ class _Entry:
         self.consts = list(closed.consts)
         open_fn = jaxpr_as_fun(ClosedJaxpr(_constvars_as_invars(closed.jaxpr), []))
 
+        # State the trace set to a constant (an optimizer's "first step" flag turning
+        # False) is written back from the host: as a program output it is one more copy
+        # kernel for XLA to compile, for a value known before the program runs.
+        self.const_outs = [] if self.diff else [
+            (k, jax.device_put(np.asarray(v.val, v.aval.dtype)))  # jnp would compile
+            for k, v in enumerate(closed.jaxpr.outvars)
+            if k >= self.n_user and isinstance(v, Literal)]
+        const_pos = {k for k, _ in self.const_outs}
+
         def final(*kept_and_consts):
             kept, consts = kept_and_consts[:len(keep)], kept_and_consts[len(keep):]
             full = [None] * n_in
@@ -422,11 +432,14 @@ class _Entry:
                 full[i] = kept[k]
             for i in drop:
                 full[i] = jnp.zeros(avals[i].shape, avals[i].dtype)
-            return open_fn(*consts, *full)
+            outs = open_fn(*consts, *full)
+            return [o for k, o in enumerate(outs) if k not in const_pos]
 
         pos = {i: k for k, i in enumerate(keep)}
         if not self.diff:
-            donate = [pos[i] for i in self.written if i not in self.arg_storage_ids]
+            written_out = {i: self.n_user + k for k, i in enumerate(self.written)}
+            donate = [pos[i] for i in self.written
+                      if i not in self.arg_storage_ids and written_out[i] not in const_pos]
             g_in = {j: grad_base + self.present_grads.index(j) for j in self.grad_inputs}
             donate += [pos[g_in[j]] for kind, j in self.grad_plan
                        if kind == "inplace" and j in g_in]
@@ -459,6 +472,8 @@ class _Entry:
             for k in self.donate:  # never donate a buffer someone else still holds
                 xs[k] = donatable(xs[k], 1)  # its one holder besides the storage: xs
             outs = list(self.jitted(*xs, *self.consts))
+            for k, v in self.const_outs:  # in position order, so each lands where it was
+                outs.insert(k, v)
             user = outs[:self.n_user]
         else:
             user, outs = self._run_diff(state, xs)
