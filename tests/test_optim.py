@@ -362,3 +362,24 @@ def test_no_warnings_in_plain_loop():
             o.zero_grad()
             _loss(jtorch, jp).backward()
             o.step()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "bfloat16"])
+@pytest.mark.parametrize("committed", [False, True])
+def test_fresh_state_is_made_like_jnp_full_like(dtype, committed):
+    """Optimizer state is filled on the host on CPU (no XLA program per new shape), and
+    must come out as jnp.full_like would: values, dtype, shape, placement, commitment."""
+    import jax
+    import jax.numpy as jnp
+    from jtorch.optim.optimizer import state_like
+    with jax.enable_x64(dtype == "float64"):
+        p = jnp.arange(6, dtype=dtype).reshape(2, 3)
+        if committed:
+            p = jax.device_put(p, jax.devices()[0])
+        for fill in (0, 0.25):
+            got, want = state_like(p, fill), jnp.full_like(p, fill)
+            assert got.dtype == want.dtype and got.shape == want.shape
+            assert got.committed == want.committed == committed
+            assert got.sharding == want.sharding
+            np.testing.assert_array_equal(np.asarray(got, np.float64),
+                                          np.asarray(want, np.float64))

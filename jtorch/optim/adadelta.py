@@ -1,11 +1,10 @@
 """torch.optim.Adadelta: optax.scale_by_adadelta (same math as torch) then -lr."""
 from __future__ import annotations
 
-import jax.numpy as jnp
 import optax
 
 from .optimizer import (_FusedOptimizer, check_common, check_lr, grad_prefix, run_chain,
-                        zero_step)
+                        state_like, zero_step)
 
 __all__ = ["Adadelta"]
 
@@ -29,8 +28,8 @@ class Adadelta(_FusedOptimizer):
                     wd=group["weight_decay"])
 
     def _init_state(self, p, group):
-        return {"step": zero_step(), "square_avg": jnp.zeros_like(p),
-                "acc_delta": jnp.zeros_like(p)}
+        return {"step": zero_step(), "square_avg": state_like(p),
+                "acc_delta": state_like(p)}
 
     @staticmethod
     def _update(statics, hp, p, g, st):

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import optax
 
 from .optimizer import (_FusedOptimizer, check_fused_foreach, check_lr, count_of, grad_prefix,
-                        run_chain, step_of, zero_step)
+                        run_chain, state_like, step_of, zero_step)
 
 __all__ = ["Adagrad"]
 
@@ -71,7 +71,7 @@ class Adagrad(_FusedOptimizer):
 
     def _init_state(self, p, group):
         return {"step": zero_step(),
-                "sum": jnp.full_like(p, group["initial_accumulator_value"])}
+                "sum": state_like(p, group["initial_accumulator_value"])}
 
     @staticmethod
     def _update(statics, hp, p, g, st):

@@ -7,8 +7,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from .optimizer import (_FusedOptimizer, check_common, check_fused_foreach, count_of,
-                        grad_prefix, run_chain, step_of, zero_step)
+from .optimizer import (_FusedOptimizer, check_common, check_fused_foreach, count_of, grad_prefix,
+                        run_chain, state_like, step_of, zero_step)
 
 __all__ = ["Adam"]
 
@@ -67,10 +67,10 @@ class Adam(_FusedOptimizer):
         return dict(lr=group["lr"], b1=b1, b2=b2, eps=group["eps"], wd=group["weight_decay"])
 
     def _init_state(self, p, group):
-        st = {"step": zero_step(), "exp_avg": jnp.zeros_like(p),
-              "exp_avg_sq": jnp.zeros_like(p)}
+        st = {"step": zero_step(), "exp_avg": state_like(p),
+              "exp_avg_sq": state_like(p)}
         if group["amsgrad"]:
-            st["max_exp_avg_sq"] = jnp.zeros_like(p)
+            st["max_exp_avg_sq"] = state_like(p)
         return st
 
     @staticmethod

@@ -1,11 +1,10 @@
 """torch.optim.Adamax: optax.scale_by_adamax (max(b2*u, |g|+eps), bias-corrected mean)."""
 from __future__ import annotations
 
-import jax.numpy as jnp
 import optax
 
 from .optimizer import (_FusedOptimizer, check_common, count_of, grad_prefix, run_chain,
-                        step_of, zero_step)
+                        state_like, step_of, zero_step)
 
 __all__ = ["Adamax"]
 
@@ -27,8 +26,8 @@ class Adamax(_FusedOptimizer):
         return dict(lr=group["lr"], b1=b1, b2=b2, eps=group["eps"], wd=group["weight_decay"])
 
     def _init_state(self, p, group):
-        return {"step": zero_step(), "exp_avg": jnp.zeros_like(p),
-                "exp_inf": jnp.zeros_like(p)}
+        return {"step": zero_step(), "exp_avg": state_like(p),
+                "exp_inf": state_like(p)}
 
     @staticmethod
     def _update(statics, hp, p, g, st):

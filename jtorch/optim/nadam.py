@@ -5,10 +5,11 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from .optimizer import (_FusedOptimizer, check_common, count_of, grad_prefix, run_chain,
-                        scalar_dtype, step_of, zero_step)
+                        scalar_dtype, state_like, step_of, zero_step)
 
 __all__ = ["NAdam"]
 
@@ -76,8 +77,8 @@ class NAdam(_FusedOptimizer):
                     momentum_decay=group["momentum_decay"])
 
     def _init_state(self, p, group):
-        return {"step": zero_step(), "mu_product": jnp.ones((), scalar_dtype()),
-                "exp_avg": jnp.zeros_like(p), "exp_avg_sq": jnp.zeros_like(p)}
+        return {"step": zero_step(), "mu_product": jax.device_put(np.ones((), scalar_dtype())),
+                "exp_avg": state_like(p), "exp_avg_sq": state_like(p)}
 
     @staticmethod
     def _update(statics, hp, p, g, st):

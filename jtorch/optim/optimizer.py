@@ -373,7 +373,21 @@ def scalar_dtype():
 
 
 def zero_step():
-    return jnp.zeros((), scalar_dtype())
+    return jax.device_put(np.zeros((), scalar_dtype()))  # jnp would compile
+
+
+def state_like(p, fill=0):
+    """Fresh optimizer state shaped, typed and placed like the param value `p`.
+    jnp.full_like compiles one small XLA program per new shape, tens of milliseconds each
+    on a small CPU: most of a first step's set-up, eager or compiled. On CPU devices the
+    state is filled on the host and handed over instead; elsewhere (and under a trace)
+    jnp fills it on the device."""
+    if isinstance(p, jax.Array) and not isinstance(p, jax.core.Tracer) \
+            and all(d.platform == "cpu" for d in p.sharding.device_set):
+        # placed as jnp would: with the param's sharding only if the param is committed
+        return jax.device_put(np.full(p.shape, fill, p.dtype),
+                              p.sharding if p.committed else None)
+    return jnp.full_like(p, fill)
 
 
 _JITS = {}

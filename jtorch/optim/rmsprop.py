@@ -1,10 +1,9 @@
 """torch.optim.RMSprop: optax scale_by_rms / scale_by_stddev (eps outside the sqrt) + trace."""
 from __future__ import annotations
 
-import jax.numpy as jnp
 import optax
 
-from .optimizer import _FusedOptimizer, check_common, grad_prefix, run_chain, zero_step
+from .optimizer import _FusedOptimizer, check_common, grad_prefix, run_chain, state_like, zero_step
 
 __all__ = ["RMSprop"]
 
@@ -37,11 +36,11 @@ class RMSprop(_FusedOptimizer):
                     wd=group["weight_decay"], momentum=group["momentum"])
 
     def _init_state(self, p, group):
-        st = {"step": zero_step(), "square_avg": jnp.zeros_like(p)}
+        st = {"step": zero_step(), "square_avg": state_like(p)}
         if group["momentum"] > 0:
-            st["momentum_buffer"] = jnp.zeros_like(p)
+            st["momentum_buffer"] = state_like(p)
         if group["centered"]:
-            st["grad_avg"] = jnp.zeros_like(p)
+            st["grad_avg"] = state_like(p)
         return st
 
     @staticmethod

@@ -7,7 +7,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from .optimizer import _FusedOptimizer, check_fused_foreach, check_lr, grad_prefix, run_chain
+from .optimizer import (_FusedOptimizer, check_fused_foreach, check_lr, grad_prefix, run_chain,
+                        state_like)
 
 __all__ = ["SGD"]
 
@@ -67,7 +68,7 @@ class SGD(_FusedOptimizer):
     def _init_state(self, p, group):
         if group["momentum"] == 0:
             return {}
-        return {"momentum_buffer": jnp.zeros_like(p)}
+        return {"momentum_buffer": state_like(p)}
 
     @staticmethod
     def _update(statics, hp, p, g, st):
