@@ -26,12 +26,13 @@ from .workloads import NAMES, TITLES
 
 SCHEMA = "jtorch-bench/1"
 TARGETS = {"compiled_vs_flax": 1.05, "compiled_first_call_vs_flax": 1.2}
-MODES = {  # interleaved rounds x steps per round; warm-up steps after the first; timeout (s);
-    # first_calls: fresh processes timing the first call of each FIRST_CALL_COLUMNS column
-    "quick": dict(rounds=5, steps=4, warmup=10, warm_seconds=1.0, rewarm_seconds=0.1,
-                  first_calls=3, timeout=300),
-    "full": dict(rounds=7, steps=5, warmup=20, warm_seconds=2.0, rewarm_seconds=0.1,
-                 first_calls=5, timeout=900),
+MODES = {  # interleaved rounds x steps per round (at least; more until round_seconds);
+    # warm-up steps after the first; timeout (s); first_calls: fresh processes timing the
+    # first call of each FIRST_CALL_COLUMNS column
+    "quick": dict(rounds=5, steps=4, round_seconds=0.25, warmup=10, warm_seconds=1.0,
+                  rewarm_seconds=0.1, first_calls=3, timeout=300),
+    "full": dict(rounds=7, steps=5, round_seconds=0.5, warmup=20, warm_seconds=2.0,
+                 rewarm_seconds=0.1, first_calls=5, timeout=900),
 }
 # A first call happens once per process, and on a shared machine one sample of it varies by
 # 10-20% from run to run (measured: flax's W2 first call 1.32-1.65 s in three runs). The two
@@ -186,7 +187,7 @@ def _measure_workload(w, columns, cfg, has_torch, inductor_dir, progress):
             live = [c for c in workers if cols[c]["available"]]
             k = rnd % max(1, len(live))
             for c in live[k:] + live[:k]:
-                r = workers[c].ask(f"run {cfg['steps']}", timeout)
+                r = workers[c].ask(f"run {cfg['steps']} {cfg['round_seconds']}", timeout)
                 if "error" in r:
                     _fail(cols, w, c, r["error"], progress)
                 else:
@@ -275,8 +276,9 @@ def _meta(mode, cfg, has_torch):
         "time_unit": "seconds", "memory_unit": "bytes",
         "step_time": "wall time of one full training step (forward, loss, backward, optimizer "
                      "step) waited on with block_until_ready / cuda.synchronize; median over "
-                     "interleaved rounds, each begun with untimed steps (rewarm_s, at least "
-                     "rewarm_seconds) that wake the process after the other columns ran",
+                     "interleaved rounds of at least `steps` steps and round_seconds, each "
+                     "begun with untimed steps (rewarm_s, at least rewarm_seconds) that wake "
+                     "the process after the other columns ran",
         "first_call": "wall time of the first step in a fresh process with compilation caches "
                       "off (includes tracing and compiling); model construction excluded; for "
                       f"{' and '.join(FIRST_CALL_COLUMNS)} the median of first_calls such "
@@ -289,8 +291,8 @@ def _meta(mode, cfg, has_torch):
 def run(workloads=NAMES, columns=None, full=False, out_json="bench_results.json",
         out_png="bench_results.png", progress=_log, **overrides):
     """The `jtorch bench` entry point: measure, print the table, write JSON and PNG.
-    `overrides` replace the mode's repetition settings (rounds, steps, warmup, warm_seconds,
-    rewarm_seconds, first_calls, timeout)."""
+    `overrides` replace the mode's repetition settings (rounds, steps, round_seconds, warmup,
+    warm_seconds, rewarm_seconds, first_calls, timeout)."""
     from .report import plot, table
     result = measure(workloads, columns, "full" if full else "quick", progress, **overrides)
     print(table(result))

@@ -9,7 +9,8 @@ space or thread pools with each other, as in a user's own training run.
 Protocol, one JSON object per line on the original stdout (anything the libraries print
 goes to stderr): on start the worker builds the cell, times its first step, runs the
 warm-up steps and answers {"ready": {...}} (or {"error": ...} and exits). Then the parent
-sends `run N` (answer {"step_s": [N wall times]}) as often as it likes, interleaving the
+sends `run N S` (answer {"step_s": [wall times of N steps, or more until S seconds]}) as
+often as it likes, interleaving the
 workers of one workload in rotating rounds, and finally `done` (answer: loss, memory).
 With `--first-call-only` the process answers {"first_call_s": ...} and exits: one more
 sample of the first call, which a single process measures only once.
@@ -73,6 +74,7 @@ def _preimport(column):
 # the first tens of calls of a few-millisecond jitted step are still settling.
 _WARM_SECONDS = float(os.environ.get("JTORCH_BENCH_WARM_SECONDS", "1.0"))
 _WARM_MAX = 200
+_ROUND_MAX = 500  # timed steps in one round at most
 # Each round starts with untimed steps for at least this long (and at least one step): while
 # the other columns' processes ran, this one's threads slept and its caches went cold, and
 # the first few steps after that wake-up are 1.5-4x slower for a few-millisecond step. A
@@ -90,13 +92,18 @@ def _timed_steps(cell, n):
     return out
 
 
-def _warm_steps(cell, at_least, seconds):
-    """Warm-up steps, kept out of the medians: `at_least` of them, then more until
-    `seconds` have passed (at most _WARM_MAX in all); returns their times for the record."""
+def _steps_for(cell, at_least, seconds, most=_WARM_MAX):
+    """`at_least` steps, then more until `seconds` have passed (at most `most` in all);
+    returns their times."""
     out = _timed_steps(cell, at_least)
-    while sum(out) < seconds and len(out) < _WARM_MAX:
+    while sum(out) < seconds and len(out) < most:
         out += _timed_steps(cell, 1)
     return out
+
+
+def _warm_steps(cell, at_least, seconds):
+    """Warm-up steps, kept out of the medians (their times are kept for the record)."""
+    return _steps_for(cell, at_least, seconds)
 
 
 def serve(workload, column, warmup, commands, send, first_only=False):
@@ -124,7 +131,11 @@ def serve(workload, column, warmup, commands, send, first_only=False):
         try:
             if cmd[:1] == ["run"]:
                 rewarm = _warm_steps(cell, 1, _REWARM_SECONDS)
-                send({"step_s": _timed_steps(cell, int(cmd[1])), "rewarm_s": rewarm})
+                # `run N S`: N steps, then more until S seconds (a fast step's median then
+                # comes from hundreds of samples, not tens, at no cost a user would notice)
+                secs = float(cmd[2]) if len(cmd) > 2 else 0.0
+                send({"step_s": _steps_for(cell, int(cmd[1]), secs, _ROUND_MAX),
+                      "rewarm_s": rewarm})
             elif cmd[:1] == ["done"]:
                 send({"loss": cell.loss(), "peak_rss_delta_bytes": _rss_peak() - base,
                       "device_peak_bytes": cell.peak_memory()})

@@ -66,7 +66,8 @@ def test_bench_run_writes_complete_results(tmp_path, capsys):
     cols = ["jtorch-eager", "jtorch-compiled", "flax", "torch-eager"]
     lines = []
     bench.run(["W1"], cols, out_json=str(js), out_png=str(png), progress=lines.append,
-              rounds=2, steps=1, warmup=1, warm_seconds=0, rewarm_seconds=0, first_calls=2)
+              rounds=2, steps=1, round_seconds=0, warmup=1, warm_seconds=0,
+              rewarm_seconds=0, first_calls=2)
     res = json.loads(js.read_text())
     assert res["schema"] == bench.SCHEMA
     assert list(res["workloads"]) == ["W1"]
@@ -74,7 +75,7 @@ def test_bench_run_writes_complete_results(tmp_path, capsys):
     assert list(w1["columns"]) == cols
     for c, r in w1["columns"].items():
         assert r["available"], (c, r.get("error"))
-        assert len(r["step_s"]) == 2
+        assert len(r["step_s"]) == 2  # every column trains the same number of steps
         assert [len(w) for w in r["rewarm_s"]] == [1, 1]  # rewarm_seconds=0: one step
         for key in ("step_s_median", "first_call_s", "peak_mem_bytes"):
             assert math.isfinite(r[key]) and r[key] > 0, (c, key, r[key])
@@ -97,6 +98,16 @@ def test_bench_run_writes_complete_results(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "jtorch.compile / flax" in out and "PyTorch eager" in out
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_round_runs_more_steps_until_round_seconds():
+    res = bench.measure(["W1"], ["flax"], rounds=2, steps=1, round_seconds=0.05, warmup=0,
+                        warm_seconds=0, rewarm_seconds=0, first_calls=1,
+                        progress=lambda m: None)
+    r = res["workloads"]["W1"]["columns"]["flax"]
+    # each round: at least one step, then more until 0.05 s (a W1 step takes a few ms)
+    assert len(r["step_s"]) > 2 and sum(r["step_s"]) >= 2 * 0.05
+    assert r["step_s_median"] == pytest.approx(np.median(r["step_s"]))
 
 
 def test_failing_column_is_reported_not_fatal(monkeypatch):
