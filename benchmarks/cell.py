@@ -10,8 +10,8 @@ Protocol, one JSON object per line on the original stdout (anything the librarie
 goes to stderr): on start the worker builds the cell, times its first step, runs the
 warm-up steps and answers {"ready": {...}} (or {"error": ...} and exits). Then the parent
 sends `run N S` (answer {"step_s": [wall times of N steps, or more until S seconds]}) as
-often as it likes, interleaving the
-workers of one workload in rotating rounds, and finally `done` (answer: loss, memory).
+often as it likes, interleaving the workers of one workload in rotating rounds, and finally
+`done` (answer: loss, memory).
 With `--first-call-only` the process answers {"first_call_s": ...} and exits: one more
 sample of the first call, which a single process measures only once.
 """
@@ -94,16 +94,11 @@ def _timed_steps(cell, n):
 
 def _steps_for(cell, at_least, seconds, most=_WARM_MAX):
     """`at_least` steps, then more until `seconds` have passed (at most `most` in all);
-    returns their times."""
+    returns their times (warm-up steps' times are kept for the record, not the medians)."""
     out = _timed_steps(cell, at_least)
     while sum(out) < seconds and len(out) < most:
         out += _timed_steps(cell, 1)
     return out
-
-
-def _warm_steps(cell, at_least, seconds):
-    """Warm-up steps, kept out of the medians (their times are kept for the record)."""
-    return _steps_for(cell, at_least, seconds)
 
 
 def serve(workload, column, warmup, commands, send, first_only=False):
@@ -120,7 +115,7 @@ def serve(workload, column, warmup, commands, send, first_only=False):
         if first_only:
             send({"first_call_s": first_s})
             return
-        warm = _warm_steps(cell, warmup, _WARM_SECONDS)  # a fast step settles for a while
+        warm = _steps_for(cell, warmup, _WARM_SECONDS)  # a fast step settles for a while
     except Exception as exc:  # a column that cannot run is reported, not fatal
         send({"error": _err(exc), "traceback": traceback.format_exc(limit=8)})
         return
@@ -130,7 +125,7 @@ def serve(workload, column, warmup, commands, send, first_only=False):
         cmd = line.split()
         try:
             if cmd[:1] == ["run"]:
-                rewarm = _warm_steps(cell, 1, _REWARM_SECONDS)
+                rewarm = _steps_for(cell, 1, _REWARM_SECONDS)
                 # `run N S`: N steps, then more until S seconds (a fast step's median then
                 # comes from hundreds of samples, not tens, at no cost a user would notice)
                 secs = float(cmd[2]) if len(cmd) > 2 else 0.0
