@@ -36,6 +36,19 @@ def _data(n=12, seed=1):
     return jtorch.randn(n, 6, generator=g), jtorch.randint(0, 3, (n,), generator=g)
 
 
+def _train_step(model, opt, after=None):
+    """step(x, y): zero_grad, cross-entropy, backward, optimizer step, then `after()`."""
+    def step(xb, yb):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(xb), yb)
+        loss.backward()
+        opt.step()
+        if after is not None:
+            after()
+        return loss
+    return step
+
+
 def _run(model, make_opt, steps, compiled, sched=None, x=None, y=None):
     opt = make_opt(model.parameters())
     scheduler = sched(opt) if sched else None
@@ -646,14 +659,7 @@ def test_state_set_to_a_constant_is_written_back_without_being_a_program_output(
     ref_opt = jtorch.optim.SGD(ref.parameters(), lr=0.1, momentum=0.9)
 
     def make_step(m, o):
-        def step(xb, yb):
-            o.zero_grad()
-            loss = F.cross_entropy(m(xb), yb)
-            loss.backward()
-            o.step()
-            m.calls_odd.fill_(0.0)
-            return loss
-        return step
+        return _train_step(m, o, after=lambda: m.calls_odd.fill_(0.0))
 
     fn = jtorch.compile(make_step(model, opt), fullgraph=True)
     eager = make_step(ref, ref_opt)
@@ -675,3 +681,150 @@ def test_state_set_to_a_constant_is_written_back_without_being_a_program_output(
         *entry.gather(fn._walk.state_for((x, y), fn._extra)), *entry.consts))]
     assert "bool" not in out_dtypes and len(out_dtypes) == entry.n_user + len(
         entry.written) + len(entry.grad_plan) - len(entry.const_outs)
+
+
+# The repeat call (repeat.py): from the third call on, a call checks that nothing the
+# last guard key was built from changed and reuses it. Each change below, made after the
+# shortcut is in use, must reach the program exactly as in eager mode.
+def _freeze_bias(m, o):
+    m[0].bias.requires_grad_(False)
+
+
+def _swap_weight(m, o):
+    with jtorch.no_grad():
+        m[0].weight.data = jtorch.full((16, 6), 0.05)
+
+
+def _nesterov(m, o):
+    o.param_groups[0]["nesterov"] = True
+
+
+def _betas_as_list(m, o):
+    o.param_groups[0]["betas"] = [0.5, 0.9]  # a list: by value, not a traced input
+
+
+def _betas_list_mutated(m, o):
+    o.param_groups[0]["betas"][0] = 0.5  # the same list object, a new value
+
+
+def _adam_with_betas_list(params):
+    opt = jtorch.optim.Adam(params, lr=0.01)
+    opt.param_groups[0]["betas"] = [0.9, 0.999]
+    return opt
+
+
+def _lr(m, o):
+    o.param_groups[0]["lr"] = 0.02  # a traced input: no retrace
+
+
+@pytest.mark.parametrize("change,make_opt,retraces", [
+    (lambda m, o: m.eval(), lambda p: jtorch.optim.SGD(p, lr=0.1, momentum=0.9), True),
+    (_freeze_bias, lambda p: jtorch.optim.SGD(p, lr=0.1, momentum=0.9), True),
+    (_swap_weight, lambda p: jtorch.optim.SGD(p, lr=0.1, momentum=0.9), False),
+    (_nesterov, lambda p: jtorch.optim.SGD(p, lr=0.1, momentum=0.9), True),
+    (_lr, lambda p: jtorch.optim.SGD(p, lr=0.1, momentum=0.9), False),
+    (_betas_as_list, lambda p: jtorch.optim.Adam(p, lr=0.01), True),
+    (_betas_list_mutated, _adam_with_betas_list, True),
+], ids=["eval", "freeze", "data_swap", "nesterov", "lr", "betas_list", "betas_list_mutated"])
+def test_a_change_after_repeated_calls_reaches_the_program(change, make_opt, retraces,
+                                                           monkeypatch):
+    from jtorch._compile import repeat
+    hits = []
+    real = repeat.LastCall.repeat
+    monkeypatch.setattr(repeat.LastCall, "repeat",
+                        lambda *a: hits.append(real(*a)) or hits[-1])
+    x, y = _data()
+    models = [_mlp(dropout=0.5), _mlp(dropout=0.5)]
+    opts = [make_opt(m.parameters()) for m in models]
+
+    fn = jtorch.compile(_train_step(models[0], opts[0]), fullgraph=True)
+    eager = _train_step(models[1], opts[1])
+    jtorch.manual_seed(3)
+    rng = jtorch.random.get_rng_state()
+    for i in range(6):
+        if i == 3:
+            assert any(h is not None for h in hits)  # the shortcut is in use
+            before = fn.trace_count
+            for m, o in zip(models, opts):
+                change(m, o)
+        jtorch.random.set_rng_state(rng)
+        want = eager(x, y).item()
+        jtorch.random.set_rng_state(rng)
+        np.testing.assert_allclose(fn(x, y).item(), want, rtol=1e-5, err_msg=f"call {i}")
+        rng = jtorch.random.get_rng_state()
+    assert fn.trace_count == before + retraces
+    for p, q in zip(models[0].parameters(), models[1].parameters()):
+        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-5,
+                                   atol=1e-6)
+
+
+def test_repeated_calls_see_aliased_state_and_context_changes():
+    """Arguments that alias each other or the function's state, grad mode and the
+    default dtype, each changed after the shortcut is in use."""
+    buf = jtorch.zeros(3)
+
+    def f(a, b):
+        a.add_(b)  # in place: aliasing decides what the sum sees
+        return a.sum() + b.sum() + buf.sum() + jtorch.ones(1).sum()
+
+    fn = jtorch.compile(f, fullgraph=True)
+    for _ in range(3):
+        a, b = jtorch.ones(3), jtorch.full((3,), 2.0)
+        assert fn(a, b).item() == 9 + 6 + 0 + 1
+        assert a.tolist() == [3.0, 3.0, 3.0]
+    a = jtorch.ones(3)
+    assert fn(a, a).item() == 6 + 6 + 0 + 1  # eager: a becomes 2, then both read it
+    assert a.tolist() == [2.0, 2.0, 2.0]
+    for _ in range(3):
+        out = fn(buf, jtorch.ones(3))  # the argument is the state it also reads
+    assert buf.tolist() == [3.0, 3.0, 3.0] and out.item() == 9 + 3 + 9 + 1
+    x = jtorch.ones(3, requires_grad=True)
+    for _ in range(3):
+        y = fn(jtorch.zeros(3), x)
+    assert y.requires_grad
+    with jtorch.no_grad():
+        assert not fn(jtorch.zeros(3), x).requires_grad
+    prev = jtorch.get_default_dtype()
+    jtorch.set_default_dtype(jtorch.float64)
+    try:
+        assert fn(jtorch.zeros(3, dtype=jtorch.float32), jtorch.zeros(3, dtype=jtorch.float32)
+                  ).dtype == jtorch.float64  # jtorch.ones(1) inside follows the default
+    finally:
+        jtorch.set_default_dtype(prev)
+
+
+def test_inputs_the_program_never_reads_are_not_passed():
+    """A buffer the step only writes, and the generator when nothing is drawn, are not
+    program inputs (each argument costs jit's dispatch time); results are unchanged."""
+    buf, w = jtorch.zeros(3), jtorch.tensor([1.0, 2.0, 3.0])
+
+    def f(x):
+        buf.copy_(x * 2)
+        return (w * x).sum()
+
+    fn = jtorch.compile(f, fullgraph=True)
+    for k in range(1, 4):
+        x = jtorch.full((3,), float(k))
+        v = buf._version
+        assert fn(x).item() == 6 * k
+        assert buf.tolist() == [2.0 * k] * 3 and buf._version == v + 1
+    (entry,) = [e for es in fn._cache.values() for e in es]
+    xs = entry.gather(fn._walk.state_for((x,), fn._extra))
+    assert [tuple(a.shape) for a in xs] == [(3,), (3,)]  # w and x; not buf, key, counter
+    np.testing.assert_array_equal(np.asarray(xs[0]), [1.0, 2.0, 3.0])
+
+
+def test_every_change_to_a_hook_table_is_counted():
+    """The walk skips looking inside hook tables while their change counter stands
+    still, so every way of changing one must move it."""
+    from jtorch.nn.modules.module import _HookDict
+    d = _HookDict()
+    changes = [lambda: d.__setitem__(1, print), lambda: d.update({2: print}),
+               lambda: d.__ior__({3: print}), lambda: d.move_to_end(1),
+               lambda: d.setdefault(4, print), lambda: d.pop(4),
+               lambda: d.__delitem__(3), lambda: d.popitem(), lambda: d.clear()]
+    for change in changes:
+        before = _HookDict.changes
+        change()
+        assert _HookDict.changes > before
+    assert d == {}

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import gc
 import os
-import sys
 import warnings
 
 import jax
@@ -27,6 +26,7 @@ from .._errors import TracedValueError
 from .._tensor import Tensor, wrap
 from ..autograd import grad_mode
 from . import state as S
+from .repeat import LastCall
 from .tracking import LiftedCounter, Tracker
 
 _UNTRACEABLE = (jax.errors.ConcretizationTypeError, jax.errors.TracerBoolConversionError,
@@ -53,6 +53,7 @@ class CompiledFunction:
         self._cache = {}
         self._extra = []           # storages a trace wrote that the walk had not found
         self._walk = None          # the last state walk, reused while its checks hold
+        self._last = None          # what the last call's guard key was built from
         self._consts = S.ConstsTable()  # tokens for the Python constants in guard keys
         self.trace_count = 0       # how many times the Python function was traced
         self.__wrapped__ = fn
@@ -66,22 +67,34 @@ class CompiledFunction:
         walk = self._walk
         if walk is None or not walk.still_valid(roots):
             walk = self._walk = S.Walk(roots, self._consts)
-        state = walk.state_for(arg_tensors, self._extra)
-        made = [(o, o._compile_provision()) for o in state.optimizers
-                if hasattr(o, "_compile_provision")]
-        if any(m for _, m in made):  # first-step optimizer state now exists: walk again
-            state = self._walk_again(roots, arg_tensors)
-        try:
-            key = _guard_key(treedef, leaves, state)
-        except KeyError:  # a tensor's storage was swapped (p.data = ...): walk again
-            state = self._walk_again(roots, arg_tensors)
-            key = _guard_key(treedef, leaves, state)
-        entries = self._cache.setdefault(key, [])
+        last, state, made = self._last, None, ()
+        if last is not None:
+            state = last.repeat(walk, treedef, leaves, arg_tensors, len(self._extra))
+        if state is not None:
+            # nothing to provision: the optimizers' state, their params' requires_grad and
+            # their groups are those of the last call, after which every param had state
+            # (or the state made for it was dropped, which changed what the walk saw)
+            entries = last.entries
+        else:
+            made = [(o, o._compile_provision()) for o in walk.state.optimizers
+                    if hasattr(o, "_compile_provision")]
+            if any(m for _, m in made):  # first-step optimizer state now exists: walk again
+                walk = self._walk = S.Walk(roots, self._consts)
+            state = walk.state_for(arg_tensors, self._extra)
+            try:
+                key = _guard_key(treedef, leaves, state)
+            except KeyError:  # a tensor's storage was swapped (p.data = ...): walk again
+                walk = self._walk = S.Walk(roots, self._consts)
+                state = walk.state_for(arg_tensors, self._extra)
+                key = _guard_key(treedef, leaves, state)
+            entries = self._cache.setdefault(key, [])
+            self._last = LastCall.record(walk, state, treedef, key[1], arg_tensors,
+                                         len(self._extra), key[3], entries)
         entry = next((e for e in entries if e is _EAGER or e.matches(state)), None)
         stepped = ()
         try:
             if entry is None:
-                self._walk = None  # a trace may create state (a cache on a module, ...)
+                self._walk = self._last = None  # a trace may create state (a cache, ...)
                 entry = self._trace(state, leaves, treedef, roots, arg_tensors)
                 if entry is _EAGER or not entry.single_use:
                     entries.append(entry)
@@ -106,10 +119,6 @@ class CompiledFunction:
         arg_tensors = [x for x in leaves if isinstance(x, Tensor)]
         roots = self.roots + [x for x in leaves if not isinstance(x, (Tensor,) + S._SCALARS)]
         return leaves, treedef, arg_tensors, roots
-
-    def _walk_again(self, roots, arg_tensors):
-        self._walk = S.Walk(roots, self._consts)
-        return self._walk.state_for(arg_tensors, self._extra)
 
     def _trace(self, state, leaves, treedef, roots, arg_tensors, retries=3):
         self.trace_count += 1
@@ -176,23 +185,9 @@ def _tensor_args_treedef(n):
 
 def _guard_key(treedef, leaves, state):
     """Everything a traced entry was specialized on (raises KeyError for a tensor whose
-    storage is not the walked one)."""
-    return (treedef, tuple(_leaf_key(x) for x in leaves), state.key(),
-            grad_mode.STATE.grad_enabled, S.default_dtype_key(), _autocast_key())
-
-
-def _leaf_key(x):
-    if isinstance(x, Tensor):
-        return None  # in the state key (shape, dtype, requires_grad)
-    if isinstance(x, S._SCALARS):
-        return (type(x), x)
-    return ("obj", id(x))
-
-
-def _autocast_key():
-    amp = sys.modules.get("jtorch.amp.autocast_mode")
-    fn = getattr(amp, "current_state", None)
-    return fn() if fn is not None else None
+    storage is not the walked one). `LastCall` relies on this layout."""
+    return (treedef, tuple(map(S.leaf_key, leaves)), state.key(), S.context_key(),
+            state.arg_slots)
 
 
 def _user_frame(tb):
@@ -226,6 +221,23 @@ def _device_key(k):
     return hit[1]
 
 
+_DEVICE_SCALARS = {}
+
+
+def _device_scalar(v):
+    """A Python number input (a learning rate, a generator's counter) as a device scalar,
+    made once per value: jit converts a Python scalar argument on every call (~15 us
+    each after a step has run, measured on CPU) but passes an array straight through.
+    jnp.asarray keeps the number's weak type, so the program's signature is unchanged."""
+    k = (type(v), v)
+    a = _DEVICE_SCALARS.get(k)
+    if a is None:
+        if len(_DEVICE_SCALARS) > 256:  # (a schedule makes a new lr on every step)
+            _DEVICE_SCALARS.clear()
+        a = _DEVICE_SCALARS[k] = jnp.asarray(v)
+    return a
+
+
 class _Entry:
     """One traced specialization: its input layout, write-back plan and executables."""
 
@@ -238,6 +250,7 @@ class _Entry:
         self.n_val = len(state.value_args)
         self.single_use = False
         self.stepped_ids = set()
+        self.select = None  # positions `gather` keeps (see `build`)
 
     # --------------------------------------------------------------- inputs
     def inputs_for_trace(self, state):
@@ -254,10 +267,12 @@ class _Entry:
         xs = [st.arr for st in state.storages]
         gt = state.grad_tensors
         xs += [gt[j]._st.arr for j in self.grad_inputs]
-        xs += [S.hyper_get(*h) for h in state.hypers]
+        xs += [_device_scalar(S.hyper_get(*h)) for h in state.hypers]
         for gen in state.generators:
-            xs += [_device_key(gen._key), gen._counter]
+            xs += [_device_key(gen._key), _device_scalar(gen._counter)]
         xs += [t._value for t in state.value_args]
+        if self.select is not None:
+            xs = list(map(xs.__getitem__, self.select))
         return xs
 
     def matches(self, state):
@@ -399,8 +414,8 @@ class _Entry:
         alive = [r() for r, *_ in tracker.foreign.values()]
         alive = [st for st in alive if st is not None and id(st) not in self._handled]
         for r, _ in tracker.unknown_grads.values():
-            t = r()
-            if t is not None:
+            t = r()  # (a frozen parameter's `.grad` read by the optimizer: lifted already)
+            if t is not None and id(t._st) not in tracker.lifted:
                 alive.append(t._st)
         return alive
 
@@ -408,9 +423,18 @@ class _Entry:
     def build(self, closed):
         n_in = len(closed.in_avals)
         grad_base = self.n_storages
-        drop = {grad_base + i for i, j in enumerate(self.present_grads)
-                if j not in self.grad_inputs}
+        unread = {grad_base + i for i, j in enumerate(self.present_grads)
+                  if j not in self.grad_inputs}
+        # inputs the program never reads (a generator's key and counter when nothing was
+        # drawn) are not passed: each argument costs jit's dispatch a few microseconds
+        unused = _unused_inputs(closed.jaxpr)
+        if self.diff:  # every differentiated input keeps its edge and its (zero) gradient
+            unused -= self.diff_in
+        drop = unread | unused
         keep = [i for i in range(n_in) if i not in drop]
+        gathered = [i for i in range(n_in) if i not in unread]  # what `gather` collects
+        at = {i: k for k, i in enumerate(gathered)}
+        self.select = None if len(keep) == len(gathered) else [at[i] for i in keep]
         avals = closed.in_avals
         # the trace's captured constants become explicit arguments (passed on each call)
         self.consts = list(closed.consts)
@@ -438,11 +462,11 @@ class _Entry:
         pos = {i: k for k, i in enumerate(keep)}
         if not self.diff:
             written_out = {i: self.n_user + k for k, i in enumerate(self.written)}
-            donate = [pos[i] for i in self.written
-                      if i not in self.arg_storage_ids and written_out[i] not in const_pos]
+            donate = [pos[i] for i in self.written if i in pos
+                      and i not in self.arg_storage_ids and written_out[i] not in const_pos]
             g_in = {j: grad_base + self.present_grads.index(j) for j in self.grad_inputs}
             donate += [pos[g_in[j]] for kind, j in self.grad_plan
-                       if kind == "inplace" and j in g_in]
+                       if kind == "inplace" and j in g_in and g_in[j] in pos]
             self.donate = tuple(sorted(set(donate)))
             self.jitted = jax.jit(final, donate_argnums=self.donate)
             return
@@ -546,6 +570,13 @@ class _Entry:
             lv = [wrap(next(it)) if kind == "t" else v for kind, v in slots]
             a, k = jax.tree_util.tree_unflatten(td, lv)
             f(*a, **k)
+
+
+def _unused_inputs(jaxpr):
+    """Positions of the inputs no equation or output of `jaxpr` reads."""
+    used = {id(v) for e in jaxpr.eqns for v in e.invars if not isinstance(v, Literal)}
+    used.update(id(v) for v in jaxpr.outvars if not isinstance(v, Literal))
+    return {i for i, v in enumerate(jaxpr.invars) if id(v) not in used}
 
 
 def _constvars_as_invars(jaxpr):

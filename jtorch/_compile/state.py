@@ -29,6 +29,7 @@ import numpy as np
 from .. import _dtype as D
 from .._random import Generator, default_generator
 from .._tensor import Tensor
+from ..autograd import grad_mode
 
 _LIBRARIES = ("jtorch", "jax", "jaxlib", "numpy", "flax", "optax", "chex", "builtins",
               "functools", "typing", "collections", "abc", "torch", "_pytest", "pytest")
@@ -47,6 +48,10 @@ def _classes():
         _CLASSES.extend((Module, Optimizer, LRScheduler))
     return _CLASSES
 _MAX_ITEMS = 10_000
+
+
+def _hook_dict_type():
+    return sys.modules["jtorch.nn.modules.module"]._HookDict
 
 
 def _is_library(module_name):
@@ -70,6 +75,8 @@ class StateSet:
         self.grad_tensors = []   # the `.grad` tensor of each owner at entry (or None)
         self.value_args = []     # argument tensors with history: traced as fresh leaves
         self.arg_start = 0       # storages from here on belong to argument tensors
+        self.arg_slots = ()      # per argument tensor: its index in `tensors`, or -1 - k
+        #                          for the k-th of `value_args`
         self.consts = None       # token of the Python constants a trace may bake in (Walk)
 
     # --------------------------------------------------------------- building
@@ -123,10 +130,10 @@ def _group_key(opt, group):
     for k, v in group.items():
         if k in ("params", "param_names"):
             continue
-        if isinstance(v, (list, tuple)):
-            v = tuple(v)
-        if fused and (_is_number(v) or isinstance(v, tuple) and v
-                      and all(_is_number(e) for e in v)):
+        if isinstance(v, list):  # by value: only tuples of numbers are traced inputs
+            v = ("list", tuple(v))
+        elif fused and (_is_number(v) or isinstance(v, tuple) and v
+                        and all(_is_number(e) for e in v)):
             v = ("number", tuple(type(e) for e in v) if isinstance(v, tuple) else type(v))
         elif isinstance(v, Tensor):
             v = "tensor"
@@ -161,6 +168,7 @@ class _Walker:
         # still holds the same objects, a new walk would find the same state (Checks)
         self.vals, self.seqs, self.cells, self.globs, self.attrs, self.groups = \
             [], [], [], [], [], []
+        self.hook_vals = []  # the module hook tables (see `hook_table`)
         # what a trace may have baked in as a constant (see `_const`): part of the guard key
         self.consts = []
         self.const_fns = set()  # ids of the functions whose constants are recorded
@@ -220,7 +228,7 @@ class _Walker:
         for name in _MODULE_HOOKS:  # a hook added or removed later changes what runs
             hooks = d.get(name)
             if hooks is not None:
-                self.vals.append((hooks, tuple(hooks.values())))
+                self.hook_table(hooks)
                 for h in hooks.values():
                     self.visit(h, depth + 1)
         self.consts.append((type(m), tuple(
@@ -244,6 +252,14 @@ class _Walker:
             if type(v) in _SCALAR_TYPES or k in _MODULE_INTERNALS:
                 continue
             self.visit(v, depth + 1)
+
+    def hook_table(self, hooks):
+        """Hook tables are jtorch's `_HookDict`s, which count their changes: `still_valid`
+        looks inside them only after some table in the process changed."""
+        if type(hooks) is _hook_dict_type():
+            self.hook_vals.append((hooks, tuple(hooks.values())))
+        else:
+            self.vals.append((hooks, tuple(hooks.values())))
 
     def _optimizer(self, opt, depth):
         st = self.state
@@ -447,7 +463,7 @@ class Walk:
             table = sys.modules["jtorch.nn.modules.module"]
             for name in _GLOBAL_HOOKS:
                 hooks = getattr(table, name)
-                w.vals.append((hooks, tuple(hooks.values())))
+                w.hook_table(hooks)
                 w.attrs.append((table, name, hooks))
                 w.consts.append((name, tuple(map(_const, hooks.values()))))
             w.attrs.append((table, "_global_is_full_backward_hook",
@@ -475,6 +491,17 @@ class Walk:
         self.attr_names = [n for _, n, _ in w.attrs]
         self.attr_items = tuple(v for _, _, v in w.attrs)
         self.groups = w.groups
+        self.hook_changes = _hook_dict_type().changes if w.hook_vals else None
+        self.hook_dicts = [d for d, _ in w.hook_vals]
+        self.hook_lens = [len(vs) for _, vs in w.hook_vals]
+        self.hook_items = tuple(v for _, vs in w.hook_vals for v in vs)
+        self._tensor_index = None
+
+    def tensor_index(self):
+        """id(tensor) -> its index in the walked state (for arguments that are state)."""
+        if self._tensor_index is None:
+            self._tensor_index = {id(t): k for k, t in enumerate(self.state.tensors)}
+        return self._tensor_index
 
     def still_valid(self, roots):
         """Would a new walk of `roots` find exactly this state? True when every container
@@ -497,6 +524,12 @@ class Walk:
         for g, keys, kinds in self.groups:
             if tuple(g) != keys or tuple(map(type, g.values())) != kinds:
                 return False
+        if self.hook_changes is not None and _hook_dict_type().changes != self.hook_changes:
+            if list(map(len, self.hook_dicts)) != self.hook_lens or not all(map(
+                    is_, chain.from_iterable(map(_VALUES, self.hook_dicts)),
+                    self.hook_items)):
+                return False
+            self.hook_changes = _hook_dict_type().changes  # (another module's hooks)
         return True
 
     def state_for(self, arg_tensors=(), extra_storages=()):
@@ -510,16 +543,27 @@ class Walk:
         state.consts = base.consts
         state.hypers, state.generators = base.hypers, base.generators
         state.arg_start = len(state.storages)
-        seen, mine = self.seen, set()
+        seen, mine, values, slots = self.seen, {}, {}, []
         for t in arg_tensors:
             # a view argument (x[i:j] of a dataset) is passed by value: its slice bounds
             # must not become part of the program, or every new batch offset would retrace
+            i = id(t)
             if t.grad_fn is None and not t._chain:
-                if id(t) not in seen and id(t) not in mine:
-                    mine.add(id(t))
+                if i in seen:  # the function's own state, passed in
+                    slots.append(self.tensor_index()[i])
+                elif i in mine:
+                    slots.append(mine[i])
+                else:
+                    slots.append(mine.setdefault(i, len(state.tensors)))
                     state.add_tensor(t)
             else:
-                state.value_args.append(t)
+                if i not in values:
+                    values[i] = -1 - len(state.value_args)
+                    state.value_args.append(t)
+                slots.append(values[i])
+        # which tensor each argument is: the same types and shapes with other aliasing
+        # (f(a, a) after f(a, b), or state passed in) is another program
+        state.arg_slots = tuple(slots)
         for st in extra_storages:
             state.add_storage(st)
         state.finish_state()
@@ -535,5 +579,21 @@ def discover(roots, arg_tensors=(), extra_storages=(), consts_table=None):
     return Walk(roots, consts_table).state_for(arg_tensors, extra_storages)
 
 
-def default_dtype_key():
-    return D.get_default_dtype()
+def leaf_key(x):
+    """How a function argument enters the guard key: a tensor not at all (its shape,
+    dtype and requires_grad are in the state key), a number or string by value (a trace
+    bakes it in), any other object by identity."""
+    if isinstance(x, Tensor):
+        return None
+    if isinstance(x, _SCALARS):
+        return (type(x), x)
+    return ("obj", id(x))
+
+
+def context_key():
+    """The process-wide settings a trace depends on: grad mode, the default dtype and
+    autocast's state."""
+    amp = sys.modules.get("jtorch.amp.autocast_mode")
+    fn = getattr(amp, "current_state", None)
+    return (grad_mode.STATE.grad_enabled, D.get_default_dtype(),
+            fn() if fn is not None else None)

@@ -75,7 +75,47 @@ class RemovableHandle(_BaseHandle):
 
 
 class _HookDict(OrderedDict):
-    """An OrderedDict that handles can hold weakly."""
+    """An OrderedDict that handles can hold weakly. `changes` counts the changes to every
+    hook table in the process: while it stands still, jtorch.compile need not look inside
+    the (nearly always empty) tables of each module on every call."""
+
+    changes = 0
+
+    def __setitem__(self, key, value):
+        _HookDict.changes += 1
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key):
+        _HookDict.changes += 1
+        super().__delitem__(key)
+
+    def pop(self, *args):
+        _HookDict.changes += 1
+        return super().pop(*args)
+
+    def popitem(self, last=True):
+        _HookDict.changes += 1
+        return super().popitem(last)
+
+    def clear(self):
+        _HookDict.changes += 1
+        super().clear()
+
+    def update(self, *args, **kwargs):
+        _HookDict.changes += 1
+        super().update(*args, **kwargs)
+
+    def setdefault(self, key, default=None):
+        _HookDict.changes += 1
+        return super().setdefault(key, default)
+
+    def move_to_end(self, key, last=True):
+        _HookDict.changes += 1
+        super().move_to_end(key, last)
+
+    def __ior__(self, other):
+        self.update(other)
+        return self
 
 
 class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
