@@ -486,6 +486,10 @@ def test_onecycle_momentum_cycling_never_retraces(make_opt):
     np.testing.assert_allclose(lc, le, rtol=1e-5)
     assert ge == gc_
     assert fn.trace_count == 1
+    # the numbers reach the program as device scalars of the Python numbers' weak types:
+    # jit never compiles the traced program a second time for them
+    (entry,) = [e for es in fn._cache.values() for e in es]
+    assert entry.jitted._cache_size() == 1
 
 
 def test_state_changes_between_calls_are_seen():

@@ -228,13 +228,14 @@ def _device_scalar(v):
     """A Python number input (a learning rate, a generator's counter) as a device scalar,
     made once per value: jit converts a Python scalar argument on every call (~15 us
     each after a step has run, measured on CPU) but passes an array straight through.
-    jnp.asarray keeps the number's weak type, so the program's signature is unchanged."""
-    k = (type(v), v)
+    `jax.device_put` keeps the number's weak type, so the program's signature is the
+    same (jnp.asarray would too, but compiles a conversion the first time, ~15 ms)."""
+    k = (type(v), v) if v or type(v) is not float else (float, str(v))  # (0.0 vs -0.0)
     a = _DEVICE_SCALARS.get(k)
     if a is None:
         if len(_DEVICE_SCALARS) > 256:  # (a schedule makes a new lr on every step)
             _DEVICE_SCALARS.clear()
-        a = _DEVICE_SCALARS[k] = jnp.asarray(v)
+        a = _DEVICE_SCALARS[k] = jax.device_put(v)
     return a
 
 
