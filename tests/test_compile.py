@@ -105,8 +105,11 @@ def test_matches_real_torch_trajectory():
                                       real_torch.nn.Dropout(0.0), real_torch.nn.Linear(16, 3))
     tmodel.load_state_dict({k: real_torch.tensor(v.numpy()) for k, v in
                             model.state_dict().items()})
-    losses, _, _, _ = _run(model, lambda p: jtorch.optim.SGD(p, lr=0.1, momentum=0.9), 10,
-                           compiled=True, x=x, y=y)
+    losses, _, opt, _ = _run(model, lambda p: jtorch.optim.SGD(p, lr=0.1, momentum=0.9),
+                             10, compiled=True, x=x, y=y)
+    # without dampening a zero buffer is torch's first step: no "first step" flags (each
+    # would be one more program input)
+    assert not opt.__dict__.get("_fresh_flags")
     topt = real_torch.optim.SGD(tmodel.parameters(), lr=0.1, momentum=0.9)
     tx, ty = real_torch.tensor(x.numpy()), real_torch.tensor(y.numpy())
     expected = []
@@ -658,9 +661,10 @@ def test_state_set_to_a_constant_is_written_back_without_being_a_program_output(
     x, y = _data()
     model = _mlp()
     model.register_buffer("calls_odd", jtorch.tensor(1.0))
-    opt = jtorch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    # with dampening, torch's first step is special: a per-parameter flag says "first"
+    opt = jtorch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, dampening=0.3)
     ref = copy.deepcopy(model)
-    ref_opt = jtorch.optim.SGD(ref.parameters(), lr=0.1, momentum=0.9)
+    ref_opt = jtorch.optim.SGD(ref.parameters(), lr=0.1, momentum=0.9, dampening=0.3)
 
     def make_step(m, o):
         return _train_step(m, o, after=lambda: m.calls_odd.fill_(0.0))

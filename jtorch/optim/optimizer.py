@@ -425,10 +425,13 @@ class _FusedOptimizer(Optimizer):
     Subclasses define `_statics(group)` (hashable program options), `_hypers(group)`
     (dict of floats, traced), `_init_state(p, group)` (torch's fresh state, arrays, in
     torch's key order) and the pure `_update(statics, hp, p, g, state) -> (p, state)`.
-    With `_needs_fresh`, the state also holds a traced bool "__fresh__": this is the
-    param's first step (torch treats it specially, e.g. SGD's momentum buffer)."""
+    Where `_needs_fresh(statics)`, the state also holds a traced bool "__fresh__": this
+    is the param's first step (torch treats it specially, e.g. SGD's damped momentum)."""
 
-    _needs_fresh = False
+    def _needs_fresh(self, statics):
+        """Whether the update reads the "__fresh__" flag with these statics (each flag is
+        one more input of a compiled step, so it exists only where it is read)."""
+        return False
 
     def _statics(self, group):
         raise NotImplementedError
@@ -470,7 +473,7 @@ class _FusedOptimizer(Optimizer):
                 if not init:
                     continue
                 self.state[p].update((k, wrap(v)) for k, v in init.items())
-                if self._needs_fresh:
+                if self._needs_fresh(self._statics(group)):
                     flags[p] = wrap(jax.device_put(np.asarray(True)))  # jnp compiles
                 made.append(p)
         return made
@@ -493,7 +496,7 @@ class _FusedOptimizer(Optimizer):
         statics = self._statics(plain)
         flags = self.__dict__.get("_fresh_flags") or {}
         fresh = None
-        if self._needs_fresh:
+        if self._needs_fresh(statics):
             fresh = [flags[p]._value if p in flags else not self.state.get(p) for p in params]
         hp = {k: _hyper_value(v) for k, v in self._hypers(group).items()}
         p_arrs, g_arrs, st_tensors = [], [], []

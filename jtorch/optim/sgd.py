@@ -39,8 +39,6 @@ def torch_momentum(momentum, dampening):
 class SGD(_FusedOptimizer):
     """Stochastic gradient descent with torch's momentum semantics."""
 
-    _needs_fresh = True
-
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0,
                  nesterov=False, *, maximize=False, foreach=None, differentiable=False,
                  fused=None):
@@ -60,6 +58,10 @@ class SGD(_FusedOptimizer):
     def _statics(self, group):
         return (bool(group["maximize"]), group["weight_decay"] != 0, group["momentum"] != 0,
                 group["dampening"] != 0, bool(group["nesterov"]))
+
+    def _needs_fresh(self, statics):
+        _, _, mom_on, damp_on, _ = statics
+        return mom_on and damp_on  # without dampening, a zero buffer is torch's first step
 
     def _hypers(self, group):
         return dict(lr=group["lr"], momentum=group["momentum"],
