@@ -836,3 +836,54 @@ def test_every_change_to_a_hook_table_is_counted():
         change()
         assert _HookDict.changes > before
     assert d == {}
+
+
+def test_repeated_calls_keep_no_old_batch_alive():
+    """The repeat check remembers shapes and layout, not the recording call's tensors: a
+    loop's earlier batches are freed as in eager mode."""
+    import gc
+    import weakref
+    model = _mlp()
+    fn = jtorch.compile(_train_step(model, jtorch.optim.SGD(model.parameters(), lr=0.1)))
+    refs = []
+    for seed in range(5):
+        x, y = _data(seed=seed)
+        fn(x, y)
+        refs.append((weakref.ref(x), weakref.ref(y)))
+        del x, y
+    gc.collect()
+    assert [r() for pair in refs[:-1] for r in pair] == [None] * 8
+
+
+def test_a_first_backward_inside_a_trace_caches_no_tracer(monkeypatch):
+    """backward()'s implicit seed (ones) is cached per dtype; made first inside a compiled
+    step it must still be a concrete array, or a later jax.jit would capture a leaked
+    tracer (its program then expected one argument more than it was given)."""
+    from jtorch import autograd
+    from jtorch._tensor import wrap
+    monkeypatch.setattr(autograd, "_ONES", {})
+    x, y = _data()
+    model = _mlp()
+    fn = jtorch.compile(_train_step(model, jtorch.optim.SGD(model.parameters(), lr=0.1)))
+    fn(x, y)
+    assert autograd._ONES
+    assert not any(isinstance(g, jax.core.Tracer) for g in autograd._ONES.values())
+    params = list(model.parameters())
+
+    @jax.jit
+    def grad_norm(arrays, xa):
+        saved = [p._st.arr for p in params]
+        for p, a in zip(params, arrays):
+            p._st.arr = a
+        try:
+            for p in params:
+                p.grad = None
+            F.cross_entropy(model(wrap(xa)), y).backward()
+            return sum((p.grad._value ** 2).sum() for p in params)
+        finally:
+            for p, a in zip(params, saved):
+                p._st.arr = a
+
+    arrays = [p._st.arr for p in params]
+    first, again = grad_norm(arrays, x._value), grad_norm(arrays, x._value)
+    assert float(first) == float(again) > 0

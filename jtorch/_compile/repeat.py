@@ -46,7 +46,11 @@ class LastCall:
         self = cls()
         self.walk, self.treedef, self.leaf_key = walk, treedef, leaf_key
         self.context, self.entries, self.n_extra = context, entries, n_extra
-        self.template = state
+        # what every call's StateSet shares (not the arguments: holding the recording
+        # call's batch would keep it alive for as long as the loop runs)
+        self.modules, self.optimizers = state.modules, state.optimizers
+        self.hypers, self.generators, self.consts = state.hypers, state.generators, state.consts
+        self.arg_start, self.arg_slots = state.arg_start, state.arg_slots
         self.n_args = len(arg_tensors)
         self.base_tensors = state.tensors[:n_base]
         self.base_storages = state.storages[:start]
@@ -70,7 +74,7 @@ class LastCall:
         return self
 
     def _snapshot_groups(self):
-        groups = [g for o in self.template.optimizers for g in o.param_groups]
+        groups = [g for o in self.optimizers for g in o.param_groups]
         self.group_values = [(g, tuple(g.values())) for g in groups]
         # a list's contents can change while it stays the same object
         self.group_lists = any(type(v) is list for g in groups for k, v in g.items()
@@ -82,7 +86,7 @@ class LastCall:
         if not self.group_lists and all(
                 all(map(is_, g.values(), vals)) for g, vals in self.group_values):
             return True
-        if _groups_key(self.template.optimizers) != self.groups:
+        if _groups_key(self.optimizers) != self.groups:
             return False
         self._snapshot_groups()
         return True
@@ -126,18 +130,17 @@ class LastCall:
                 and list(map(_RG, tensors)) == self.rgs
                 and all(map(is_, map(_GRAD_FN, tensors), self.grad_fns))
                 and self._storages_unchanged(storages)
-                and list(map(_TRAINING, self.template.modules)) == self.training
+                and list(map(_TRAINING, self.modules)) == self.training
                 and self._groups_unchanged()):
             return None
-        t = self.template
         state = S.StateSet()
         state.tensors, state.storages = tensors, storages
         state.st_pos = dict(known)
-        start = t.arg_start
+        start = self.arg_start
         state.st_pos.update((id(st), start + k) for k, st in enumerate(arg_sts))
-        state.modules, state.optimizers = t.modules, t.optimizers
-        state.hypers, state.generators, state.consts = t.hypers, t.generators, t.consts
-        state.arg_start, state.arg_slots = start, t.arg_slots
+        state.modules, state.optimizers = self.modules, self.optimizers
+        state.hypers, state.generators, state.consts = self.hypers, self.generators, self.consts
+        state.arg_start, state.arg_slots = start, self.arg_slots
         for a in arg_tensors:
             a._arr = None  # as StateSet.add_tensor: a root reads its storage
         state.grad_owners = owners = [tensors[k] for k in self.owner_idx]

@@ -24,8 +24,10 @@ def _ones(dtype):
     """The implicit scalar seed gradient (cached: arrays are immutable)."""
     g = _ONES.get(dtype)
     if g is None:
+        import jax
         import jax.numpy as jnp
-        g = _ONES[dtype] = jnp.ones((), dtype)
+        with jax.ensure_compile_time_eval():  # a concrete array even if this first backward
+            g = _ONES[dtype] = jnp.ones((), dtype)  # runs inside a trace (jtorch.compile)
     return g
 
 

@@ -399,10 +399,12 @@ def _fused_fn(cls, donate=False):
     `donate`: params and state are updated in place (their old buffers are reused)."""
     fn = _JITS.get((cls, donate))
     if fn is None:
-        def run(statics, hp, ps, gs, sts, skip):
+        def run(statics, hp, ps, gs, sts, fresh, skip):
             TRACES[cls.__name__] += 1
             new_ps, new_sts = [], []
-            for p, g, st in zip(ps, gs, sts):
+            for k, (p, g, st) in enumerate(zip(ps, gs, sts)):
+                if fresh is not None:  # (not donated: read only, no output to reuse it)
+                    st = dict(st, __fresh__=fresh[k])
                 np_, nst = cls._update(statics, hp, p, g, st)
                 np_ = np_.astype(p.dtype)
                 nst = {k: v.astype(st[k].dtype) if k in st else v
@@ -515,8 +517,7 @@ class _FusedOptimizer(Optimizer):
         st_arrs = [{k: v._value for k, v in st.items() if isinstance(v, Tensor)}
                    for st in st_tensors]
         if fresh is not None:  # a traced flag: torch treats a param's first step specially
-            for st, f in zip(st_arrs, fresh):
-                st["__fresh__"] = jnp.asarray(f)
+            fresh = [jnp.asarray(f) for f in fresh]
         skip = self.__dict__.get("_skip_flag")
         # Eagerly the step always donates (one compiled variant, so a refcount that differs
         # between steps never retraces); an array someone else still sees is copied first.
@@ -526,10 +527,9 @@ class _FusedOptimizer(Optimizer):
                 p_arrs[i] = donatable(p_arrs[i], 1)
             for st in st_arrs:
                 for k in st:
-                    if k != "__fresh__":
-                        st[k] = donatable(st[k], 1)
+                    st[k] = donatable(st[k], 1)
         new_ps, new_sts = _fused_fn(type(self), donate)(statics, hp, p_arrs, g_arrs, st_arrs,
-                                                        skip)
+                                                        fresh, skip)
         for p, new in zip(params, new_ps):
             p._write(new)
             if p in flags:
