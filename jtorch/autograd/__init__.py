@@ -25,9 +25,11 @@ def _ones(dtype):
     g = _ONES.get(dtype)
     if g is None:
         import jax
-        import jax.numpy as jnp
-        with jax.ensure_compile_time_eval():  # a concrete array even if this first backward
-            g = _ONES[dtype] = jnp.ones((), dtype)  # runs inside a trace (jtorch.compile)
+        import numpy as np
+        # a concrete array even when this first backward runs inside a trace (jtorch.compile);
+        # from numpy, since jnp.ones would compile a program for it (~15 ms on a first call)
+        with jax.ensure_compile_time_eval():
+            g = _ONES[dtype] = jax.device_put(np.ones((), dtype))
     return g
 
 
