@@ -66,7 +66,7 @@ class CompiledFunction:
         leaves, treedef, arg_tensors, roots = self._split_args(args, kwargs)
         walk = self._walk
         if walk is None or not walk.still_valid(roots):
-            walk = self._walk = S.Walk(roots, self._consts)
+            walk = self._walk_again(roots)
         last, state, made = self._last, None, ()
         if last is not None:
             state = last.repeat(walk, treedef, leaves, arg_tensors, len(self._extra))
@@ -79,12 +79,12 @@ class CompiledFunction:
             made = [(o, o._compile_provision()) for o in walk.state.optimizers
                     if hasattr(o, "_compile_provision")]
             if any(m for _, m in made):  # first-step optimizer state now exists: walk again
-                walk = self._walk = S.Walk(roots, self._consts)
+                walk = self._walk_again(roots)
             state = walk.state_for(arg_tensors, self._extra)
             try:
                 key = _guard_key(treedef, leaves, state)
             except KeyError:  # a tensor's storage was swapped (p.data = ...): walk again
-                walk = self._walk = S.Walk(roots, self._consts)
+                walk = self._walk_again(roots)
                 state = walk.state_for(arg_tensors, self._extra)
                 key = _guard_key(treedef, leaves, state)
             entries = self._cache.setdefault(key, [])
@@ -119,6 +119,10 @@ class CompiledFunction:
         arg_tensors = [x for x in leaves if isinstance(x, Tensor)]
         roots = self.roots + [x for x in leaves if not isinstance(x, (Tensor,) + S._SCALARS)]
         return leaves, treedef, arg_tensors, roots
+
+    def _walk_again(self, roots):
+        self._walk = S.Walk(roots, self._consts)
+        return self._walk
 
     def _trace(self, state, leaves, treedef, roots, arg_tensors, retries=3):
         self.trace_count += 1

@@ -26,10 +26,6 @@ _AVAL = attrgetter("_v.aval")
 _TRAINING = attrgetter("training")
 
 
-def _groups_key(optimizers):
-    return tuple(S._group_key(o, g) for o in optimizers for g in o.param_groups)
-
-
 class LastCall:
     """The inputs of the last call's guard key, and the layout it produced."""
 
@@ -67,7 +63,7 @@ class LastCall:
         self.dtypes = list(map(_DTYPE, storages))
         self.avals = None  # (set by the first repeat that compares shapes)
         self.training = list(map(_TRAINING, state.modules))
-        self.groups = _groups_key(state.optimizers)
+        self.groups = S.groups_key(state.optimizers)
         self._snapshot_groups()
         owners = {id(o) for o in state.grad_owners}
         self.owner_idx = [k for k, t in enumerate(tensors) if id(t) in owners]
@@ -86,7 +82,7 @@ class LastCall:
         if not self.group_lists and all(
                 all(map(is_, g.values(), vals)) for g, vals in self.group_values):
             return True
-        if _groups_key(self.optimizers) != self.groups:
+        if S.groups_key(self.optimizers) != self.groups:
             return False
         self._snapshot_groups()
         return True

@@ -112,7 +112,7 @@ class StateSet:
         # dtype objects is slow, and this key is built and looked up on every call
         stor = tuple((st.arr.shape, id(st.arr.dtype)) for st in self.storages)
         mods = tuple(m.training for m in self.modules)
-        groups = tuple(_group_key(o, g) for o in self.optimizers for g in o.param_groups)
+        groups = groups_key(self.optimizers)
         vals = tuple((tuple(t.shape), t.dtype, t._rg) for t in self.value_args)
         return (tens, stor, mods, groups, len(self.generators), vals, self.consts)
 
@@ -144,6 +144,11 @@ def _group_key(opt, group):
         items.append((k, v))
     statics = opt._statics(group) if fused else None
     return statics, tuple(items)
+
+
+def groups_key(optimizers):
+    """The guard key's part for the optimizers' param groups (see `_group_key`)."""
+    return tuple(_group_key(o, g) for o in optimizers for g in o.param_groups)
 
 
 def hyper_get(group, key, idx):
