@@ -887,3 +887,92 @@ def test_a_first_backward_inside_a_trace_caches_no_tracer(monkeypatch):
     arrays = [p._st.arr for p in params]
     first, again = grad_norm(arrays, x._value), grad_norm(arrays, x._value)
     assert float(first) == float(again) > 0
+
+
+def test_dict_version_tags_see_every_change():
+    """The walk check trusts a dict whose version tag stands still, so every way of
+    changing a dict must move it, and reading must not."""
+    import sys
+    import sysconfig
+    from jtorch._compile import dict_version
+    expected = (sys.implementation.name == "cpython" and sys.version_info < (3, 14)
+                and not sysconfig.get_config_var("Py_GIL_DISABLED"))
+    assert dict_version.AVAILABLE == expected
+    if not expected:  # (there, callers compare values: the other tests cover that path)
+        assert dict_version.versions([{}]) is None
+        return
+    d = {"a": 1}
+    m = nn.Linear(2, 2)
+    tags = dict_version.versions([d, vars(m), m._parameters])
+    reads = [lambda: d.get("a"), lambda: list(d.items()), lambda: m.weight,
+             lambda: m.__dict__["training"], lambda: d.__setitem__("a", d["a"]),
+             lambda: m.__setattr__("training", m.training)]
+    for read in reads:
+        read()
+        assert tags.unchanged()
+    changes = [lambda: d.__setitem__("b", 2), lambda: d.__setitem__("b", 3),
+               lambda: d.update(c=4), lambda: d.setdefault("e", 5), lambda: d.pop("e"),
+               lambda: d.__delitem__("c"), lambda: d.popitem(), lambda: d.clear(),
+               lambda: m.eval(), lambda: m.__dict__.__setitem__("training", True),
+               lambda: setattr(m, "scale", 2.0), lambda: delattr(m, "scale"),
+               lambda: m.register_parameter("extra", None),
+               lambda: m._parameters.__setitem__("weight", m._parameters["bias"])]
+    for change in changes:
+        change()
+        assert not tags.unchanged()
+        tags.refresh()
+        assert tags.unchanged()
+
+
+@pytest.mark.parametrize("tags", [True, False], ids=["version_tags", "values"])
+def test_module_attributes_changed_by_any_means_reach_the_program(tags, monkeypatch):
+    """A Python constant of a module (read by forward, baked into the trace) changed after
+    repeated calls: through setattr, straight into its __dict__, or changed and set back
+    (a re-check, not a retrace); and reordered submodules of a Sequential."""
+    from jtorch._compile import dict_version
+    monkeypatch.setattr(dict_version, "AVAILABLE", tags)
+
+    class Scale(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(3, 3)
+            self.scale = 2.0
+
+        def forward(self, x):
+            return self.lin(x) * self.scale
+
+    jtorch.manual_seed(0)
+    m = Scale()
+    seq = nn.Sequential(nn.Linear(3, 3), nn.Tanh(), nn.Linear(3, 3))
+
+    def f(x):
+        return m(x).sum() + seq(x).sum()
+
+    fn = jtorch.compile(f, fullgraph=True)
+    x = jtorch.randn(4, 3)
+
+    def check():
+        for _ in range(3):
+            np.testing.assert_allclose(fn(x).item(), f(x).item(), rtol=1e-5)
+    check()
+    traces = fn.trace_count
+    m.scale = 3.0
+    check()
+    m.__dict__["scale"] = 4.0
+    check()
+    assert fn.trace_count == traces + 2
+    m.eval()
+    m.train()  # changed and back: the same program
+    check()
+    assert fn.trace_count == traces + 2
+    seq._modules["1"], seq._modules["2"] = seq._modules["2"], seq._modules["1"]
+    check()  # Linear, Linear, Tanh now
+    assert fn.trace_count == traces + 3
+    walk = fn._walk
+    assert (walk.dict_versions is not None) == tags
+    compared = []
+    real = type(walk.dicts).hold_the_same
+    monkeypatch.setattr(type(walk.dicts), "hold_the_same",
+                        lambda self: compared.append(self is walk.dicts) or real(self))
+    check()
+    assert fn._walk is walk and any(compared) == (not tags)  # tags: no value compared

@@ -23,7 +23,6 @@ _GRAD = attrgetter("_grad")
 _SHAPE = attrgetter("_v.shape")  # the storage's array, or its pending op's (no forcing)
 _DTYPE = attrgetter("_v.dtype")
 _AVAL = attrgetter("_v.aval")
-_TRAINING = attrgetter("training")
 
 
 class LastCall:
@@ -62,7 +61,6 @@ class LastCall:
         self.shapes = list(map(_SHAPE, storages))
         self.dtypes = list(map(_DTYPE, storages))
         self.avals = None  # (set by the first repeat that compares shapes)
-        self.training = list(map(_TRAINING, state.modules))
         self.groups = S.groups_key(state.optimizers)
         self._snapshot_groups()
         owners = {id(o) for o in state.grad_owners}
@@ -113,6 +111,8 @@ class LastCall:
         if treedef is not self.treedef and (  # (the same object: all arguments are tensors)
                 treedef != self.treedef or tuple(map(S.leaf_key, leaves)) != self.leaf_key):
             return None
+        # (modules' training flags need no check: they live in the module __dict__s that
+        # `walk.still_valid` found unchanged, and `walk` is the walk this call recorded)
         # arguments: fresh leaves, each on its own storage, none of them state
         arg_sts = list(map(_ST, arg_tensors))
         known = self.base_pos
@@ -126,7 +126,6 @@ class LastCall:
                 and list(map(_RG, tensors)) == self.rgs
                 and all(map(is_, map(_GRAD_FN, tensors), self.grad_fns))
                 and self._storages_unchanged(storages)
-                and list(map(_TRAINING, self.modules)) == self.training
                 and self._groups_unchanged()):
             return None
         state = S.StateSet()

@@ -22,6 +22,7 @@ import functools
 import operator
 import sys
 import types
+from collections import OrderedDict
 from itertools import chain, count, repeat
 
 import numpy as np
@@ -30,6 +31,7 @@ from .. import _dtype as D
 from .._random import Generator, default_generator
 from .._tensor import Tensor
 from ..autograd import grad_mode
+from . import dict_version
 
 _LIBRARIES = ("jtorch", "jax", "jaxlib", "numpy", "flax", "optax", "chex", "builtins",
               "functools", "typing", "collections", "abc", "torch", "_pytest", "pytest")
@@ -453,6 +455,21 @@ def _cell_value(cell):
         return _MISSING
 
 
+class _DictValues:
+    """Dicts and the values the walk found in them, flat, so that checking they still
+    hold the same objects (by identity, in order) is two C-level passes."""
+
+    def __init__(self, dicts_and_values):
+        self.dicts = [d for d, _ in dicts_and_values]
+        self.lens = [len(vs) for _, vs in dicts_and_values]
+        self.full = [d for d, vs in dicts_and_values if vs]  # (empty ones: lengths suffice)
+        self.items = tuple(v for _, vs in dicts_and_values for v in vs)
+
+    def hold_the_same(self):
+        return list(map(len, self.dicts)) == self.lens and all(map(
+            operator.is_, chain.from_iterable(map(_VALUES, self.full)), self.items))
+
+
 class Walk:
     """The state a walk of the roots found, and the identity checks that tell, far more
     cheaply than walking again, whether it would still find exactly that."""
@@ -480,10 +497,18 @@ class Walk:
         self.roots = tuple(map(id, roots))
         # Flat snapshots, so that `still_valid` is a few C-level passes (map, all, list
         # compares) rather than a Python loop per container: it runs on every call.
-        self.dicts = [d for d, _ in w.vals]
-        self.dict_lens = [len(vs) for _, vs in w.vals]
-        self.full_dicts = [d for d, vs in w.vals if vs]  # (the empty ones: lengths suffice)
-        self.dict_items = tuple(v for _, vs in w.vals for v in vs)
+        self.dicts = _DictValues(w.vals)
+        # Their version tags: while none moves, no value needs comparing (dict_version).
+        # An OrderedDict's order lives outside the dict proper (move_to_end moves no tag),
+        # so those are compared value by value on every call, like all where tags
+        # cannot be read.
+        self.dict_versions = dict_version.versions(
+            [d for d, _ in w.vals if not isinstance(d, OrderedDict)])
+        if self.dict_versions is not None and self.dicts.hold_the_same():
+            self.untagged = _DictValues([(d, vs) for d, vs in w.vals
+                                         if isinstance(d, OrderedDict)])
+        else:  # (no tags, or a dict changed during the walk: the next call re-walks)
+            self.dict_versions, self.untagged = None, self.dicts
         self.seqs = [c for c, _ in w.seqs]
         self.seq_lens = [len(vs) for _, vs in w.seqs]
         self.seq_items = tuple(v for _, vs in w.seqs for v in vs)
@@ -513,13 +538,17 @@ class Walk:
         the walk looked inside still holds the same objects (by identity, in order)."""
         if tuple(map(id, roots)) != self.roots:
             return False
-        if list(map(len, self.dicts)) != self.dict_lens \
-                or list(map(len, self.seqs)) != self.seq_lens:
+        versions = self.dict_versions
+        if versions is not None and not versions.unchanged():
+            if not self.dicts.hold_the_same():
+                return False
+            versions.refresh()  # changed, and back (model.eval(); ...; model.train())
+        elif not self.untagged.hold_the_same():
+            return False
+        if list(map(len, self.seqs)) != self.seq_lens:
             return False
         is_ = operator.is_
-        if not (all(map(is_, chain.from_iterable(map(_VALUES, self.full_dicts)),
-                        self.dict_items))
-                and all(map(is_, chain.from_iterable(self.seqs), self.seq_items))
+        if not (all(map(is_, chain.from_iterable(self.seqs), self.seq_items))
                 and all(map(is_, map(_cell_value, self.cells), self.cell_items))
                 and all(map(is_, map(dict.get, self.glob_dicts, self.glob_names,
                                      repeat(_MISSING)), self.glob_items))
