@@ -7,6 +7,8 @@ time, peak memory; see `cell.py`); the processes of one workload are started one
 other, then driven in interleaved rounds of N steps each, the order rotating, so machine noise
 hits all columns alike; per-step medians come from those rounds. Each round first re-warms
 its process with untimed steps (`cell.py`), as a training loop running step after step is.
+The two columns the targets compare run in `first_calls` processes each (see
+FIRST_CALL_COLUMNS), and their step medians pool the samples of all of them.
 """
 from __future__ import annotations
 
@@ -36,8 +38,11 @@ MODES = {  # interleaved rounds x steps per round (at least; more until round_se
 }
 # A first call happens once per process, and on a shared machine one sample of it varies by
 # 10-20% from run to run (measured: flax's W2 first call 1.32-1.65 s in three runs). The two
-# columns the first-call target compares get `first_calls` samples each, from processes
-# started one at a time and alternating between the two, and report the median.
+# columns the targets compare get `first_calls` processes each, started one at a time and
+# alternating between the two, and report the median first call. The processes stay and all
+# take part in the rounds: a step's speed varies from process to process too (W1: four
+# processes of the same code, started in the same minutes, had medians 2.94-3.05 ms), and
+# one process per column let that decide a ratio by a few percent.
 FIRST_CALL_COLUMNS = ("jtorch-compiled", "flax")
 # torch.compile takes ~1 minute per workload to compile on a small CPU; the quick default
 # (which should finish in a few minutes) leaves it out unless asked for with --columns.
@@ -60,7 +65,7 @@ def _torch_available():
 class _Worker:
     """A `python -m benchmarks.cell` process serving one (workload, column)."""
 
-    def __init__(self, workload, column, warmup, env_extra, first_only=False):
+    def __init__(self, workload, column, warmup, env_extra):
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         from jtorch._cpu_runtime import user_environ
         env = user_environ()  # jtorch's columns set their own flags when they import it
@@ -69,8 +74,7 @@ class _Worker:
         env.update(env_extra)
         self.log = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.cell", workload, column, str(warmup)]
-            + (["--first-call-only"] if first_only else []),
+            [sys.executable, "-m", "benchmarks.cell", workload, column, str(warmup)],
             env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log)
         self.buf = b""
 
@@ -157,7 +161,8 @@ def _fail(cols, w, c, msg, progress):
 
 
 def _measure_workload(w, columns, cfg, has_torch, inductor_dir, progress):
-    cols, workers = {}, {}
+    cols = {}
+    workers = {}  # column -> its processes; the first also reports loss and memory
     timeout = cfg["timeout"]
     env = {"TORCHINDUCTOR_CACHE_DIR": inductor_dir,
            "JTORCH_BENCH_WARM_SECONDS": str(cfg["warm_seconds"]),
@@ -175,64 +180,72 @@ def _measure_workload(w, columns, cfg, has_torch, inductor_dir, progress):
                 wk.close()
                 _fail(cols, w, c, r["error"], progress)
                 continue
-            workers[c] = wk
+            workers[c] = [wk]
             cols[c] = {"available": True, **r["ready"]}
             progress(f"[bench] {w} {c:<16} first call {r['ready']['first_call_s']:8.3f} s "
                      f"({time.perf_counter() - t0:.0f} s incl. start-up)")
-        _more_first_calls(w, cols, cfg, env, progress)
-        # 2. Interleaved rounds: every live column runs N steps, the order rotating.
-        samples = {c: [] for c in workers}
+        _more_processes(w, cols, workers, cfg, env, progress)
+        # 2. Interleaved rounds: every live process runs N steps, the order rotating.
+        samples = {c: [[] for _ in wks] for c, wks in workers.items()}
         rewarm = {c: [] for c in workers}
         for rnd in range(cfg["rounds"]):
-            live = [c for c in workers if cols[c]["available"]]
+            live = [(c, i) for c, wks in workers.items() for i in range(len(wks))]
             k = rnd % max(1, len(live))
-            for c in live[k:] + live[:k]:
-                r = workers[c].ask(f"run {cfg['steps']} {cfg['round_seconds']}", timeout)
+            for c, i in live[k:] + live[:k]:
+                if not cols[c]["available"]:
+                    continue
+                r = workers[c][i].ask(f"run {cfg['steps']} {cfg['round_seconds']}", timeout)
                 if "error" in r:
                     _fail(cols, w, c, r["error"], progress)
                 else:
-                    samples[c] += r["step_s"]
+                    samples[c][i] += r["step_s"]
                     rewarm[c].append(r["rewarm_s"])
         # 3. Final loss and memory; one line per finished cell.
-        for c, wk in workers.items():
+        for c, wks in workers.items():
             if not cols[c]["available"]:
                 continue
-            r = wk.ask("done", timeout)
+            r = wks[0].ask("done", timeout)
             if "error" in r:
                 _fail(cols, w, c, r["error"], progress)
                 continue
             dev = r.get("device_peak_bytes")
-            med = statistics.median(samples[c])
-            cols[c].update(step_s_median=med, step_s=samples[c], rewarm_s=rewarm[c],
+            pooled = [s for per in samples[c] for s in per]
+            med = statistics.median(pooled)
+            cols[c].update(step_s_median=med, step_s=pooled, rewarm_s=rewarm[c],
                            loss=r["loss"],
                            peak_mem_bytes=dev if dev else r["peak_rss_delta_bytes"],
                            mem_method=MEM_DEVICE if dev else MEM_RSS,
                            peak_rss_delta_bytes=r["peak_rss_delta_bytes"])
+            if len(wks) > 1:
+                cols[c]["step_s_by_process"] = samples[c]
             progress(f"[bench] {w} {c:<16} {med * 1e3:10.3f} ms/step (median of "
-                     f"{len(samples[c])})   peak mem {cols[c]['peak_mem_bytes'] / 2**20:.1f} MiB")
+                     f"{len(pooled)}{f' from {len(wks)} processes' if len(wks) > 1 else ''})"
+                     f"   peak mem {cols[c]['peak_mem_bytes'] / 2**20:.1f} MiB")
     finally:
-        for wk in workers.values():
-            wk.close()
+        for wks in workers.values():
+            for wk in wks:
+                wk.close()
     return {c: cols[c] for c in columns if c in cols}
 
 
-def _more_first_calls(w, cols, cfg, env, progress):
-    """Further first-call samples of FIRST_CALL_COLUMNS (see there), each from a fresh
-    process that exits after its first step; the columns alternate in rotating order. The
-    column's first_call_s becomes the median of all its samples."""
+def _more_processes(w, cols, workers, cfg, env, progress):
+    """Further processes of FIRST_CALL_COLUMNS (see there), started one at a time, the
+    columns alternating in rotating order; each adds a first-call sample and then joins the
+    rounds. The column's first_call_s becomes the median of all its samples."""
     cs = [c for c in FIRST_CALL_COLUMNS if cols.get(c, {}).get("available")]
     samples = {c: [cols[c]["first_call_s"]] for c in cs}
     for rnd in range(cfg["first_calls"] - 1):
         k = (rnd + 1) % max(1, len(cs))
         for c in cs[k:] + cs[:k]:
-            wk = _Worker(w, c, 0, env, first_only=True)
+            wk = _Worker(w, c, cfg["warmup"], env)
             r = wk.answer(cfg["timeout"])
-            wk.close()
             if "error" in r:  # the column already ran once: keep what was measured
-                progress(f"[bench] {w} {c:<16} extra first call failed: {r['error']}")
+                wk.close()
+                progress(f"[bench] {w} {c:<16} another process failed: {r['error']}")
                 continue
-            samples[c].append(r["first_call_s"])
-            progress(f"[bench] {w} {c:<16} first call {r['first_call_s']:8.3f} s "
+            workers[c].append(wk)
+            samples[c].append(r["ready"]["first_call_s"])
+            progress(f"[bench] {w} {c:<16} first call {r['ready']['first_call_s']:8.3f} s "
                      f"(sample {len(samples[c])})")
     for c in cs:
         cols[c].update(first_call_s=statistics.median(samples[c]),
@@ -278,7 +291,9 @@ def _meta(mode, cfg, has_torch):
                      "step) waited on with block_until_ready / cuda.synchronize; median over "
                      "interleaved rounds of at least `steps` steps and round_seconds, each "
                      "begun with untimed steps (rewarm_s, at least rewarm_seconds) that wake "
-                     "the process after the other columns ran",
+                     "the process after the other columns ran; for "
+                     f"{' and '.join(FIRST_CALL_COLUMNS)} pooled over their first_calls "
+                     "processes (step_s_by_process)",
         "first_call": "wall time of the first step in a fresh process with compilation caches "
                       "off (includes tracing and compiling); model construction excluded; for "
                       f"{' and '.join(FIRST_CALL_COLUMNS)} the median of first_calls such "

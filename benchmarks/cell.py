@@ -12,8 +12,6 @@ warm-up steps and answers {"ready": {...}} (or {"error": ...} and exits). Then t
 sends `run N S` (answer {"step_s": [wall times of N steps, or more until S seconds]}) as
 often as it likes, interleaving the workers of one workload in rotating rounds, and finally
 `done` (answer: loss, memory).
-With `--first-call-only` the process answers {"first_call_s": ...} and exits: one more
-sample of the first call, which a single process measures only once.
 """
 from __future__ import annotations
 
@@ -101,9 +99,8 @@ def _steps_for(cell, at_least, seconds, most=_WARM_MAX):
     return out
 
 
-def serve(workload, column, warmup, commands, send, first_only=False):
-    """Build, time the first step, warm up, then answer `run N` / `done` commands.
-    `first_only`: answer the first step's time and stop (one more first-call sample)."""
+def serve(workload, column, warmup, commands, send):
+    """Build, time the first step, warm up, then answer `run N` / `done` commands."""
     from .columns import make
     try:
         _preimport(column)
@@ -112,9 +109,6 @@ def serve(workload, column, warmup, commands, send, first_only=False):
         cell = make(column, workload)
         build_s = time.perf_counter() - t0
         first_s = _timed_steps(cell, 1)[0]
-        if first_only:
-            send({"first_call_s": first_s})
-            return
         warm = _steps_for(cell, warmup, _WARM_SECONDS)  # a fast step settles for a while
     except Exception as exc:  # a column that cannot run is reported, not fatal
         send({"error": _err(exc), "traceback": traceback.format_exc(limit=8)})
@@ -144,8 +138,6 @@ def serve(workload, column, warmup, commands, send, first_only=False):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
-    first_only = "--first-call-only" in argv
-    argv = [a for a in argv if a != "--first-call-only"]
     workload, column, warmup = argv[0], argv[1], int(argv[2]) if len(argv) > 2 else 2
     proto = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # library chatter (C or Python) goes to stderr, never into the protocol
@@ -155,7 +147,7 @@ def main(argv=None):
         proto.write(json.dumps(obj) + "\n")
         proto.flush()
 
-    serve(workload, column, warmup, sys.stdin, send, first_only)
+    serve(workload, column, warmup, sys.stdin, send)
     sys.stderr.flush()
     os._exit(0)  # skip interpreter teardown (JAX/torch thread pools); answers are sent
 

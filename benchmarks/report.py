@@ -44,9 +44,10 @@ def table(result):
         lines.append(f"\n{LABELS[c]}: {why}")
     n = result["meta"]["config"].get("first_calls", 1)
     if n > 1:
-        lines.append(f"\nfirst call s: median of {n} fresh processes for "
-                     f"{' and '.join(LABELS[c] for c in FIRST_CALL_COLUMNS)} (the first-call "
-                     "target's pair),\n  one process for the other columns.")
+        lines.append(f"\n{' and '.join(LABELS[c] for c in FIRST_CALL_COLUMNS)} (the targets' "
+                     f"pair) run in {n} fresh processes each: first call s is\n  the median "
+                     "of their first calls, ms/step pools their rounds; one process for the "
+                     "other columns.")
     lines.append("\npeak MiB: a fresh process's peak RSS (VmHWM) minus its RSS after the library "
                  "imports\n  (includes compiler memory); * = device allocator peak (accelerator).\n"
                  "jtorch settings: importing jtorch keeps freed host buffers for reuse "

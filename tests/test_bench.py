@@ -75,8 +75,14 @@ def test_bench_run_writes_complete_results(tmp_path, capsys):
     assert list(w1["columns"]) == cols
     for c, r in w1["columns"].items():
         assert r["available"], (c, r.get("error"))
-        assert len(r["step_s"]) == 2  # every column trains the same number of steps
-        assert [len(w) for w in r["rewarm_s"]] == [1, 1]  # rewarm_seconds=0: one step
+        # every process trains the same number of steps; the targets' pair runs in two
+        # processes each (first_calls=2), whose samples are pooled
+        n = 2 if c in bench.FIRST_CALL_COLUMNS else 1
+        per_process = r.get("step_s_by_process", [r["step_s"]])
+        assert [len(s) for s in per_process] == [2] * n
+        assert sorted(r["step_s"]) == sorted(s for p in per_process for s in p)
+        assert r["step_s_median"] == pytest.approx(np.median(r["step_s"]))
+        assert [len(w) for w in r["rewarm_s"]] == [1, 1] * n  # rewarm_seconds=0: one step
         for key in ("step_s_median", "first_call_s", "peak_mem_bytes"):
             assert math.isfinite(r[key]) and r[key] > 0, (c, key, r[key])
         assert r["mem_method"] in res["meta"]["memory_methods"]
