@@ -17,13 +17,17 @@ where expected and behaving as described. Where it is not (PyPy, free-threaded b
 """
 from __future__ import annotations
 
-import ctypes
 import sys
 import sysconfig
 from operator import attrgetter
 
-# PyDictObject: ob_refcnt, ob_type, ma_used, then ma_version_tag
-_OFFSET = 3 * ctypes.sizeof(ctypes.c_ssize_t)
+try:
+    import ctypes
+except ImportError:  # (a Python built without it: values are compared instead)
+    ctypes = None
+
+# PyDictObject on a 64-bit build: ob_refcnt, ob_type, ma_used (8 bytes each), ma_version_tag
+_OFFSET = 3 * 8
 _VALUE = attrgetter("value")
 
 
@@ -32,7 +36,9 @@ def _tag(d):
 
 
 def _self_test():
-    if sys.implementation.name != "cpython" or sysconfig.get_config_var("Py_GIL_DISABLED"):
+    if ctypes is None or ctypes.sizeof(ctypes.c_ssize_t) != 8 \
+            or sys.implementation.name != "cpython" \
+            or sysconfig.get_config_var("Py_GIL_DISABLED"):
         return False
     try:
         d = {"a": object()}
