@@ -40,9 +40,12 @@ MODES = {  # interleaved rounds x steps per round (at least; more until round_se
 # 10-20% from run to run (measured: flax's W2 first call 1.32-1.65 s in three runs). The two
 # columns the targets compare get `first_calls` processes each, started one at a time and
 # alternating between the two, and report the median first call. The processes stay and all
-# take part in the rounds: a step's speed varies from process to process too (W1: four
-# processes of the same code, started in the same minutes, had medians 2.94-3.05 ms), and
-# one process per column let that decide a ratio by a few percent.
+# take part in the rounds: a step's speed varies from process to process too, and one
+# process per column let that decide a ratio by a few percent. On this machine the spread
+# even follows the start order: three processes of the same W1 step started one after the
+# other ran at 3.43, 3.23 and 3.12 ms (jtorch.compile) and 3.31, 3.10 and 3.05 ms (flax),
+# whatever the order of the rounds. The starts go A B B A A B, so neither column gets all
+# the early places (A, the first column, gets places 1, 4 and 5: if anything, a handicap).
 FIRST_CALL_COLUMNS = ("jtorch-compiled", "flax")
 # torch.compile takes ~1 minute per workload to compile on a small CPU; the quick default
 # (which should finish in a few minutes) leaves it out unless asked for with --columns.
