@@ -32,20 +32,21 @@ MODES = {  # interleaved rounds x steps per round (at least; more until round_se
     # warm-up steps after the first; timeout (s); first_calls: fresh processes timing the
     # first call of each FIRST_CALL_COLUMNS column
     "quick": dict(rounds=5, steps=4, round_seconds=0.25, warmup=10, warm_seconds=1.0,
-                  rewarm_seconds=0.1, first_calls=3, timeout=300),
+                  rewarm_seconds=0.1, first_calls=4, timeout=300),
     "full": dict(rounds=7, steps=5, round_seconds=0.5, warmup=20, warm_seconds=2.0,
-                 rewarm_seconds=0.1, first_calls=5, timeout=900),
+                 rewarm_seconds=0.1, first_calls=4, timeout=900),
 }
 # A first call happens once per process, and on a shared machine one sample of it varies by
 # 10-20% from run to run (measured: flax's W2 first call 1.32-1.65 s in three runs). The two
-# columns the targets compare get `first_calls` processes each, started one at a time and
-# alternating between the two, and report the median first call. The processes stay and all
-# take part in the rounds: a step's speed varies from process to process too, and one
-# process per column let that decide a ratio by a few percent. On this machine the spread
-# even follows the start order: three processes of the same W1 step started one after the
-# other ran at 3.43, 3.23 and 3.12 ms (jtorch.compile) and 3.31, 3.10 and 3.05 ms (flax),
-# whatever the order of the rounds. The starts go A B B A A B, so neither column gets all
-# the early places (A, the first column, gets places 1, 4 and 5: if anything, a handicap).
+# columns the targets compare get `first_calls` processes each, started one at a time, and
+# report the median first call. The processes stay and all take part in the rounds: a
+# step's speed varies from process to process too, and one process per column let that
+# decide a ratio by a few percent. On this machine the spread even follows the start order:
+# three processes of the same W1 step started one after the other ran at 3.43, 3.23 and
+# 3.12 ms (jtorch.compile) and 3.31, 3.10 and 3.05 ms (flax), whatever the order of the
+# rounds, and a throwaway process started first did not take that away. So the two columns'
+# starts follow the Thue-Morse sequence, A B B A B A A B (`_start_order`): with 2, 4 or 8
+# processes each, both columns get the same sum of start places.
 FIRST_CALL_COLUMNS = ("jtorch-compiled", "flax")
 # torch.compile takes ~1 minute per workload to compile on a small CPU; the quick default
 # (which should finish in a few minutes) leaves it out unless asked for with --columns.
@@ -231,25 +232,31 @@ def _measure_workload(w, columns, cfg, has_torch, inductor_dir, progress):
     return {c: cols[c] for c in columns if c in cols}
 
 
+def _start_order(cs, n_each):
+    """The columns of the later starts, after one of each (places 0 and 1, in `cs` order):
+    places 2 .. 2*n_each-1 of the Thue-Morse sequence, A B B A B A A B B A A B A B B A."""
+    if len(cs) < 2:
+        return list(cs) * (n_each - 1)
+    return [cs[bin(i).count("1") % 2] for i in range(2, 2 * n_each)]
+
+
 def _more_processes(w, cols, workers, cfg, env, progress):
-    """Further processes of FIRST_CALL_COLUMNS (see there), started one at a time, the
-    columns alternating in rotating order; each adds a first-call sample and then joins the
-    rounds. The column's first_call_s becomes the median of all its samples."""
+    """Further processes of FIRST_CALL_COLUMNS (see there), started one at a time in
+    `_start_order`; each adds a first-call sample and then joins the rounds. The column's
+    first_call_s becomes the median of all its samples."""
     cs = [c for c in FIRST_CALL_COLUMNS if cols.get(c, {}).get("available")]
     samples = {c: [cols[c]["first_call_s"]] for c in cs}
-    for rnd in range(cfg["first_calls"] - 1):
-        k = (rnd + 1) % max(1, len(cs))
-        for c in cs[k:] + cs[:k]:
-            wk = _Worker(w, c, cfg["warmup"], env)
-            r = wk.answer(cfg["timeout"])
-            if "error" in r:  # the column already ran once: keep what was measured
-                wk.close()
-                progress(f"[bench] {w} {c:<16} another process failed: {r['error']}")
-                continue
-            workers[c].append(wk)
-            samples[c].append(r["ready"]["first_call_s"])
-            progress(f"[bench] {w} {c:<16} first call {r['ready']['first_call_s']:8.3f} s "
-                     f"(sample {len(samples[c])})")
+    for c in _start_order(cs, cfg["first_calls"]):
+        wk = _Worker(w, c, cfg["warmup"], env)
+        r = wk.answer(cfg["timeout"])
+        if "error" in r:  # the column already ran once: keep what was measured
+            wk.close()
+            progress(f"[bench] {w} {c:<16} another process failed: {r['error']}")
+            continue
+        workers[c].append(wk)
+        samples[c].append(r["ready"]["first_call_s"])
+        progress(f"[bench] {w} {c:<16} first call {r['ready']['first_call_s']:8.3f} s "
+                 f"(sample {len(samples[c])})")
     for c in cs:
         cols[c].update(first_call_s=statistics.median(samples[c]),
                        first_call_samples_s=samples[c])

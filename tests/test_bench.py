@@ -133,3 +133,15 @@ def test_cli_rejects_unknown_names(capsys):
             cli_main(argv)
         assert e.value.code == 2
     assert "unknown column 'tensorflow'" in capsys.readouterr().err
+
+
+def test_the_target_pair_starts_in_thue_morse_order():
+    """A process started earlier ran its steps slower on this machine; with 2, 4 or 8
+    processes each, both columns get the same sum of start places."""
+    for n in (2, 4, 8):
+        order = ["A", "B"] + bench._start_order(["A", "B"], n)
+        assert order.count("A") == order.count("B") == n
+        assert sum(i for i, c in enumerate(order) if c == "A") == \
+            sum(i for i, c in enumerate(order) if c == "B")
+    assert "".join(["A", "B"] + bench._start_order(["A", "B"], 4)) == "ABBABAAB"
+    assert bench._start_order(["A"], 3) == ["A", "A"]
