@@ -41,10 +41,10 @@ MODES = {  # interleaved rounds x steps per round (at least; more until round_se
 # columns the targets compare get `first_calls` processes each, started one at a time, and
 # report the median first call. The processes stay and all take part in the rounds: a
 # step's speed varies from process to process too, and one process per column let that
-# decide a ratio by a few percent. On this machine the spread even follows the start order:
-# three processes of the same W1 step started one after the other ran at 3.43, 3.23 and
+# decide a ratio by a few percent. On this machine the spread even depends on when a process
+# started: three processes of the same W1 step started back to back ran at 3.43, 3.23 and
 # 3.12 ms (jtorch.compile) and 3.31, 3.10 and 3.05 ms (flax), whatever the order of the
-# rounds, and a throwaway process started first did not take that away. So the two columns'
+# rounds (with 25 s between starts, the first was the fastest instead). So the two columns'
 # starts follow the Thue-Morse sequence, A B B A B A A B (`_start_order`): with 2, 4 or 8
 # processes each, both columns get the same sum of start places.
 FIRST_CALL_COLUMNS = ("jtorch-compiled", "flax")
