@@ -522,9 +522,7 @@ class Walk:
         self.attr_items = tuple(v for _, _, v in w.attrs)
         self.groups = w.groups
         self.hook_changes = _hook_dict_type().changes if w.hook_vals else None
-        self.hook_dicts = [d for d, _ in w.hook_vals]
-        self.hook_lens = [len(vs) for _, vs in w.hook_vals]
-        self.hook_items = tuple(v for _, vs in w.hook_vals for v in vs)
+        self.hook_tables = _DictValues(w.hook_vals)
         self._tensor_index = None
 
     def tensor_index(self):
@@ -559,9 +557,7 @@ class Walk:
             if tuple(g) != keys or tuple(map(type, g.values())) != kinds:
                 return False
         if self.hook_changes is not None and _hook_dict_type().changes != self.hook_changes:
-            if list(map(len, self.hook_dicts)) != self.hook_lens or not all(map(
-                    is_, chain.from_iterable(map(_VALUES, self.hook_dicts)),
-                    self.hook_items)):
+            if not self.hook_tables.hold_the_same():
                 return False
             self.hook_changes = _hook_dict_type().changes  # (another module's hooks)
         return True
