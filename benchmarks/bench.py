@@ -2,13 +2,16 @@
 for jtorch eager, jtorch.compile, a hand-written flax+optax `jax.jit` step (the limit),
 PyTorch eager and torch.compile, measured side by side in one run.
 
-Each (workload, column) runs in its own fresh process with compilation caches off (first-call
-time, peak memory; see `cell.py`); the processes of one workload are started one after the
-other, then driven in interleaved rounds of N steps each, the order rotating, so machine noise
-hits all columns alike; per-step medians come from those rounds. Each round first re-warms
-its process with untimed steps (`cell.py`), as a training loop running step after step is.
-The two columns the targets compare run in `first_calls` processes each (see
-FIRST_CALL_COLUMNS), and their step medians pool the samples of all of them.
+Every process serves one (workload, column), fresh, with compilation caches off (see
+`cell.py`). A workload is measured in two phases. First calls: each in a fresh process
+that runs alone and is closed once it answers, as a user's one training run is. Steps: a
+second set of processes, started one at a time and warmed up, then driven in interleaved
+rounds of N steps each, the order rotating, so machine noise hits all columns alike;
+per-step medians come from those rounds. Each round first re-warms its process with
+untimed steps (`cell.py`), as a training loop running step after step is. The two columns
+the targets compare get `first_calls` processes each in both phases (see
+FIRST_CALL_COLUMNS): the median of their first calls, and step medians that pool the
+samples of all their step processes.
 """
 from __future__ import annotations
 
@@ -29,8 +32,8 @@ from .workloads import NAMES, TITLES
 SCHEMA = "jtorch-bench/1"
 TARGETS = {"compiled_vs_flax": 1.05, "compiled_first_call_vs_flax": 1.2}
 MODES = {  # interleaved rounds x steps per round (at least; more until round_seconds);
-    # warm-up steps after the first; timeout (s); first_calls: fresh processes timing the
-    # first call of each FIRST_CALL_COLUMNS column
+    # warm-up steps after the first; timeout (s); first_calls: processes of each
+    # FIRST_CALL_COLUMNS column, for first calls and again for steps
     "quick": dict(rounds=5, steps=4, round_seconds=0.25, warmup=10, warm_seconds=1.0,
                   rewarm_seconds=0.1, first_calls=4, timeout=300),
     "full": dict(rounds=7, steps=5, round_seconds=0.5, warmup=20, warm_seconds=2.0,
@@ -38,14 +41,19 @@ MODES = {  # interleaved rounds x steps per round (at least; more until round_se
 }
 # A first call happens once per process, and on a shared machine one sample of it varies by
 # 10-20% from run to run (measured: flax's W2 first call 1.32-1.65 s in three runs). The two
-# columns the targets compare get `first_calls` processes each, started one at a time, and
-# report the median first call. The processes stay and all take part in the rounds: a
-# step's speed varies from process to process too, and one process per column let that
-# decide a ratio by a few percent. On this machine the spread even depends on when a process
-# started: three processes of the same W1 step started back to back ran at 3.43, 3.23 and
-# 3.12 ms (jtorch.compile) and 3.31, 3.10 and 3.05 ms (flax), whatever the order of the
-# rounds (with 25 s between starts, the first was the fastest instead). So the two columns'
-# starts follow the Thue-Morse sequence, A B B A B A A B (`_start_order`): with 2, 4 or 8
+# columns the targets compare get `first_calls` processes each for their first calls and
+# report the median. Those processes run alone, each closed before the next starts: on this
+# machine a process started while others stayed alive page-faulted its compiler's memory in
+# at a higher cost (W1: system time 0.03 -> 0.08-0.12 s of a 0.25 s first call), which grew
+# with every process started, so the late starts decided the ratio (W1, six processes of each
+# column kept alive: 1.12-1.24; closed one by one: 1.05).
+# For steps, `first_calls` processes of each column take part in the rounds too: a step's
+# speed varies from process to process, and one process per column let that decide a ratio
+# by a few percent. On this machine the spread even depends on when a process started:
+# three processes of the same W1 step started back to back ran at 3.43, 3.23 and 3.12 ms
+# (jtorch.compile) and 3.31, 3.10 and 3.05 ms (flax), whatever the order of the rounds
+# (with 25 s between starts, the first was the fastest instead). So the two columns' starts
+# follow the Thue-Morse sequence, A B B A B A A B (`_start_order`): with 2, 4 or 8
 # processes each, both columns get the same sum of start places.
 FIRST_CALL_COLUMNS = ("jtorch-compiled", "flax")
 # torch.compile takes ~1 minute per workload to compile on a small CPU; the quick default
@@ -172,24 +180,11 @@ def _measure_workload(w, columns, cfg, has_torch, inductor_dir, progress):
            "JTORCH_BENCH_WARM_SECONDS": str(cfg["warm_seconds"]),
            "JTORCH_BENCH_REWARM_SECONDS": str(cfg["rewarm_seconds"])}
     try:
-        # 1. One fresh process per column, started one at a time so first calls never overlap.
-        for c in columns:
-            if c.startswith("torch") and not has_torch:
-                _fail(cols, w, c, "torch is not installed", progress)
-                continue
-            t0 = time.perf_counter()
-            wk = _Worker(w, c, cfg["warmup"], env)
-            r = wk.answer(timeout)
-            if "error" in r:
-                wk.close()
-                _fail(cols, w, c, r["error"], progress)
-                continue
-            workers[c] = [wk]
-            cols[c] = {"available": True, **r["ready"]}
-            progress(f"[bench] {w} {c:<16} first call {r['ready']['first_call_s']:8.3f} s "
-                     f"({time.perf_counter() - t0:.0f} s incl. start-up)")
-        _more_processes(w, cols, workers, cfg, env, progress)
-        # 2. Interleaved rounds: every live process runs N steps, the order rotating.
+        # 1. First calls, each in a fresh process that is closed before the next starts.
+        _first_calls(w, columns, cfg, has_torch, env, cols, progress)
+        # 2. The processes the rounds drive, started one at a time and warmed up.
+        _start_step_processes(w, cols, workers, cfg, env, progress)
+        # 3. Interleaved rounds: every live process runs N steps, the order rotating.
         samples = {c: [[] for _ in wks] for c, wks in workers.items()}
         rewarm = {c: [] for c in workers}
         for rnd in range(cfg["rounds"]):
@@ -204,7 +199,7 @@ def _measure_workload(w, columns, cfg, has_torch, inductor_dir, progress):
                 else:
                     samples[c][i] += r["step_s"]
                     rewarm[c].append(r["rewarm_s"])
-        # 3. Final loss and memory; one line per finished cell.
+        # 4. Final loss and memory; one line per finished cell.
         for c, wks in workers.items():
             if not cols[c]["available"]:
                 continue
@@ -240,26 +235,65 @@ def _start_order(cs, n_each):
     return [cs[bin(i).count("1") % 2] for i in range(2, 2 * n_each)]
 
 
-def _more_processes(w, cols, workers, cfg, env, progress):
-    """Further processes of FIRST_CALL_COLUMNS (see there), started one at a time in
-    `_start_order`; each adds a first-call sample and then joins the rounds. The column's
-    first_call_s becomes the median of all its samples."""
-    cs = [c for c in FIRST_CALL_COLUMNS if cols.get(c, {}).get("available")]
-    samples = {c: [cols[c]["first_call_s"]] for c in cs}
-    for c in _start_order(cs, cfg["first_calls"]):
+def _first_calls(w, columns, cfg, has_torch, env, cols, progress):
+    """Time each column's first call in fresh processes that run alone: one of each column,
+    then `first_calls - 1` more of each FIRST_CALL_COLUMNS column in `_start_order`. Each
+    process is closed as soon as it answers (see FIRST_CALL_COLUMNS). Fills `cols` (a column
+    whose process fails is marked unavailable)."""
+    samples = {}
+    quick = {**env, "JTORCH_BENCH_WARM_SECONDS": "0"}  # no warm-up: the process ends here
+
+    def sample(c):
+        t0 = time.perf_counter()
+        wk = _Worker(w, c, 0, quick)
+        r = wk.answer(cfg["timeout"])
+        wk.close()
+        if "error" in r:
+            if c in samples:  # the column already ran once: keep what was measured
+                progress(f"[bench] {w} {c:<16} another process failed: {r['error']}")
+            else:
+                _fail(cols, w, c, r["error"], progress)
+            return
+        samples.setdefault(c, []).append(r["ready"]["first_call_s"])
+        progress(f"[bench] {w} {c:<16} first call {r['ready']['first_call_s']:8.3f} s "
+                 f"(sample {len(samples[c])}, {time.perf_counter() - t0:.0f} s incl. start-up)")
+
+    for c in columns:
+        if c.startswith("torch") and not has_torch:
+            _fail(cols, w, c, "torch is not installed", progress)
+        else:
+            sample(c)
+    for c in _start_order([c for c in FIRST_CALL_COLUMNS if c in samples], cfg["first_calls"]):
+        sample(c)
+    for c, got in samples.items():
+        cols[c] = {"available": True, "first_call_s": statistics.median(got),
+                   "first_call_samples_s": got}
+
+
+def _start_step_processes(w, cols, workers, cfg, env, progress):
+    """The processes whose steps the rounds time, started one at a time, each answering
+    once warmed up: one per available column, `first_calls` for each FIRST_CALL_COLUMNS
+    column (see there), the later ones in `_start_order`. A column whose only process
+    fails is marked unavailable; a failing extra process is left out."""
+    avail = [c for c, r in cols.items() if r["available"]]
+    pair = [c for c in FIRST_CALL_COLUMNS if c in avail]
+    for c in avail + _start_order(pair, cfg["first_calls"]):
+        t0 = time.perf_counter()
         wk = _Worker(w, c, cfg["warmup"], env)
         r = wk.answer(cfg["timeout"])
-        if "error" in r:  # the column already ran once: keep what was measured
+        if "error" in r:
             wk.close()
-            progress(f"[bench] {w} {c:<16} another process failed: {r['error']}")
+            if c in workers:
+                progress(f"[bench] {w} {c:<16} another process failed: {r['error']}")
+            else:
+                _fail(cols, w, c, r["error"], progress)
             continue
-        workers[c].append(wk)
-        samples[c].append(r["ready"]["first_call_s"])
-        progress(f"[bench] {w} {c:<16} first call {r['ready']['first_call_s']:8.3f} s "
-                 f"(sample {len(samples[c])})")
-    for c in cs:
-        cols[c].update(first_call_s=statistics.median(samples[c]),
-                       first_call_samples_s=samples[c])
+        if c not in workers:
+            info = {k: v for k, v in r["ready"].items() if k != "first_call_s"}
+            cols[c].update(info)
+        workers.setdefault(c, []).append(wk)
+        progress(f"[bench] {w} {c:<16} process {len(workers[c])} ready for the rounds "
+                 f"({time.perf_counter() - t0:.0f} s)")
 
 
 def _ratios(cols):
@@ -305,9 +339,10 @@ def _meta(mode, cfg, has_torch):
                      f"{' and '.join(FIRST_CALL_COLUMNS)} pooled over their first_calls "
                      "processes (step_s_by_process)",
         "first_call": "wall time of the first step in a fresh process with compilation caches "
-                      "off (includes tracing and compiling); model construction excluded; for "
+                      "off (includes tracing and compiling) that runs alone (closed before the "
+                      "next starts); model construction excluded; for "
                       f"{' and '.join(FIRST_CALL_COLUMNS)} the median of first_calls such "
-                      "processes (first_call_samples_s), started one at a time, alternating",
+                      "processes (first_call_samples_s), in Thue-Morse order",
         "memory_methods": [MEM_DEVICE, MEM_RSS],
         "targets": TARGETS,
     }

@@ -45,9 +45,10 @@ def table(result):
     n = result["meta"]["config"].get("first_calls", 1)
     if n > 1:
         lines.append(f"\n{' and '.join(LABELS[c] for c in FIRST_CALL_COLUMNS)} (the targets' "
-                     f"pair) run in {n} fresh processes each: first call s is\n  the median "
-                     "of their first calls, ms/step pools their rounds; one process for the "
-                     "other columns.")
+                     f"pair) run in {n} fresh processes each, twice: first call s is\n  the "
+                     "median of first calls timed in processes that run alone, ms/step pools "
+                     "the rounds of\n  processes that run side by side; one process (each "
+                     "way) for the other columns.")
     lines.append("\npeak MiB: a fresh process's peak RSS (VmHWM) minus its RSS after the library "
                  "imports\n  (includes compiler memory); * = device allocator peak (accelerator).\n"
                  "jtorch settings: importing jtorch keeps freed host buffers for reuse "
