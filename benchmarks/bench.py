@@ -46,7 +46,7 @@ MODES = {  # interleaved rounds x steps per round (at least; more until round_se
 # machine a process started while others stayed alive page-faulted its compiler's memory in
 # at a higher cost (W1: system time 0.03 -> 0.08-0.12 s of a 0.25 s first call), which grew
 # with every process started, so the late starts decided the ratio (W1, six processes of each
-# column kept alive: 1.12-1.24; closed one by one: 1.05).
+# column kept alive: 1.12-1.24; closed one by one: 1.02-1.07).
 # For steps, `first_calls` processes of each column take part in the rounds too: a step's
 # speed varies from process to process, and one process per column let that decide a ratio
 # by a few percent. On this machine the spread even depends on when a process started:
@@ -235,11 +235,19 @@ def _start_order(cs, n_each):
     return [cs[bin(i).count("1") % 2] for i in range(2, 2 * n_each)]
 
 
+def _process_failed(cols, w, c, ran_before, msg, progress):
+    """A column that already ran in this phase keeps what was measured; one whose only
+    process failed is unavailable."""
+    if ran_before:
+        progress(f"[bench] {w} {c:<16} another process failed: {msg}")
+    else:
+        _fail(cols, w, c, msg, progress)
+
+
 def _first_calls(w, columns, cfg, has_torch, env, cols, progress):
     """Time each column's first call in fresh processes that run alone: one of each column,
     then `first_calls - 1` more of each FIRST_CALL_COLUMNS column in `_start_order`. Each
-    process is closed as soon as it answers (see FIRST_CALL_COLUMNS). Fills `cols` (a column
-    whose process fails is marked unavailable)."""
+    process is closed as soon as it answers (see FIRST_CALL_COLUMNS). Fills `cols`."""
     samples = {}
     quick = {**env, "JTORCH_BENCH_WARM_SECONDS": "0"}  # no warm-up: the process ends here
 
@@ -249,10 +257,7 @@ def _first_calls(w, columns, cfg, has_torch, env, cols, progress):
         r = wk.answer(cfg["timeout"])
         wk.close()
         if "error" in r:
-            if c in samples:  # the column already ran once: keep what was measured
-                progress(f"[bench] {w} {c:<16} another process failed: {r['error']}")
-            else:
-                _fail(cols, w, c, r["error"], progress)
+            _process_failed(cols, w, c, c in samples, r["error"], progress)
             return
         samples.setdefault(c, []).append(r["ready"]["first_call_s"])
         progress(f"[bench] {w} {c:<16} first call {r['ready']['first_call_s']:8.3f} s "
@@ -273,8 +278,7 @@ def _first_calls(w, columns, cfg, has_torch, env, cols, progress):
 def _start_step_processes(w, cols, workers, cfg, env, progress):
     """The processes whose steps the rounds time, started one at a time, each answering
     once warmed up: one per available column, `first_calls` for each FIRST_CALL_COLUMNS
-    column (see there), the later ones in `_start_order`. A column whose only process
-    fails is marked unavailable; a failing extra process is left out."""
+    column (see there), the later ones in `_start_order`."""
     avail = [c for c, r in cols.items() if r["available"]]
     pair = [c for c in FIRST_CALL_COLUMNS if c in avail]
     for c in avail + _start_order(pair, cfg["first_calls"]):
@@ -283,10 +287,7 @@ def _start_step_processes(w, cols, workers, cfg, env, progress):
         r = wk.answer(cfg["timeout"])
         if "error" in r:
             wk.close()
-            if c in workers:
-                progress(f"[bench] {w} {c:<16} another process failed: {r['error']}")
-            else:
-                _fail(cols, w, c, r["error"], progress)
+            _process_failed(cols, w, c, c in workers, r["error"], progress)
             continue
         if c not in workers:
             info = {k: v for k, v in r["ready"].items() if k != "first_call_s"}
