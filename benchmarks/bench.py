@@ -249,11 +249,11 @@ def _first_calls(w, columns, cfg, has_torch, env, cols, progress):
     then `first_calls - 1` more of each FIRST_CALL_COLUMNS column in `_start_order`. Each
     process is closed as soon as it answers (see FIRST_CALL_COLUMNS). Fills `cols`."""
     samples = {}
-    quick = {**env, "JTORCH_BENCH_WARM_SECONDS": "0"}  # no warm-up: the process ends here
+    no_warmup = {**env, "JTORCH_BENCH_WARM_SECONDS": "0"}  # no warm-up: the process ends here
 
     def sample(c):
         t0 = time.perf_counter()
-        wk = _Worker(w, c, 0, quick)
+        wk = _Worker(w, c, 0, no_warmup)
         r = wk.answer(cfg["timeout"])
         wk.close()
         if "error" in r:
